@@ -1,0 +1,171 @@
+"""insolegen's command line: parse, call one library function, print.
+
+Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr
+naming the field, the value and what is accepted), 3 a batch with failed
+orders, 4 a file that fails ``check``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+DEMO = {"order_id": "demo", "foot_length_mm": "265", "conditions": "flat_feet", "side": "both"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def _order_fields(args: argparse.Namespace) -> dict:
+    fields = {
+        "order_id": args.id, "side": args.side, "conditions": args.condition,
+        "foot_length_mm": args.foot_length, "ball_width_mm": args.ball_width,
+        "heel_width_mm": args.heel_width, "arch_height_mm": args.arch_height,
+        "shoe_size": args.shoe_size, "resolution_mm": args.resolution_mm,
+    }
+    overrides = {}
+    from insolegen.parameters import parse_override
+    for text in args.set or []:
+        key, value = parse_override(text)
+        overrides[key] = value
+    fields["set"] = overrides
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _print_result(result) -> None:
+    from insolegen.tolerances import TOL
+    d = result.design
+    print(f"{result.order_id}: {', '.join(d.prescription.conditions)}; foot "
+          f"{d.foot_length_mm:g} mm, insole {d.insole_length_mm:g} mm "
+          f"({d.params['insole_length']})")
+    for side, m in result.measured.items():
+        print(f"  {side:5s}  cup {m['heel_cup_depth_mm']:.1f} mm, arch {m['arch_height_mm']:.1f} mm "
+              f"(peak {m['arch_peak_height_mm']:.1f}), tilt {m['rearfoot_tilt_deg']:+.1f} deg, "
+              f"min {m['min_thickness_mm']:.1f} mm, {m['triangles']} triangles, "
+              f"watertight {m['watertight']}")
+    for note in d.notes:
+        print(f"  note: {note}")
+    for kind, path in result.files.items():
+        print(f"  wrote {path}")
+    del TOL
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from insolegen.order import order_from_mapping
+    from insolegen.pipeline import generate
+    order = order_from_mapping(_order_fields(args))
+    _print_result(generate(order, Path(args.out), force=args.force))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from insolegen.order import order_from_mapping
+    from insolegen.pipeline import generate
+    _print_result(generate(order_from_mapping(DEMO), Path(args.out), force=True))
+    return 0
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from insolegen import profiles
+    from insolegen.parameters import PARAMS
+    if not args.name:
+        for name in profiles.available():
+            prof = profiles.load_profile(name)
+            p = prof.parameters
+            print(f"{name:18s} {prof.title}: arch {p['arch_support_height_mm']:g} mm, "
+                  f"cup {p['heel_cup_depth_mm']:g} mm, rearfoot post {p['rearfoot_post_deg']:+g} deg")
+        return 0
+    pres = profiles.prescribe(args.name)
+    print(f"# {', '.join(pres.conditions)}")
+    for key, value in pres.parameters.items():
+        shown = str(value).lower() if isinstance(value, bool) else value
+        print(f"{key:30s} = {shown!s:14s} # {PARAMS[key].doc}")
+    for source in pres.sources:
+        print(f"# source: {source}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from insolegen.checking import check_file
+    report = check_file(Path(args.file), side=args.side,
+                        design=Path(args.design) if args.design else None)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    from insolegen import __version__
+    parser = _Parser(prog="insolegen", description="Custom orthotic insoles from a foot and a "
+                     "condition: watertight STL in mm, left and right.")
+    parser.add_argument("--version", action="version", version=f"insolegen {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    g = sub.add_parser("generate", help="make a left/right insole pair from measurements")
+    g.add_argument("--foot-length", metavar="MM", help="heel to longest toe, mm")
+    g.add_argument("--shoe-size", metavar="SIZE", help="instead of --foot-length: 'EU 42', "
+                   "'UK 8', 'US-M 9', 'US-W 10.5', 'Mondopoint 265'")
+    g.add_argument("--ball-width", metavar="MM", help="widest part of the forefoot, mm")
+    g.add_argument("--heel-width", metavar="MM", help="widest part of the heel, mm")
+    g.add_argument("--arch-height", metavar="MM", help="navicular height standing, mm")
+    g.add_argument("--condition", required=True, metavar="NAME[,NAME]",
+                   help="one or more conditions (see 'insolegen profiles')")
+    g.add_argument("--side", default="both", help="left, right or both (default)")
+    g.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one profile parameter (repeatable)")
+    g.add_argument("--id", default="insole", help="order id: file name stem (default insole)")
+    g.add_argument("--resolution-mm", metavar="MM", help="plan edge length (default 1.0)")
+    g.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    g.add_argument("--force", action="store_true", help="overwrite existing files")
+    g.set_defaults(func=cmd_generate)
+
+    d = sub.add_parser("demo", help="the main job on a bundled default foot (EU 42, flat feet)")
+    d.add_argument("--out", required=True, metavar="DIR")
+    d.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("profiles", help="list condition profiles, or show one resolved")
+    p.add_argument("name", nargs="?", help="condition name(s), comma separated")
+    p.set_defaults(func=cmd_profiles)
+
+    c = sub.add_parser("check", help="measure an insole STL and print its features as JSON")
+    c.add_argument("file")
+    c.add_argument("--side", choices=["left", "right"], help="default: from the file name")
+    c.add_argument("--design", metavar="JSON", help="design report (default: <id>.json beside)")
+    c.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(message)s", stream=sys.stderr)
+    from insolegen.errors import InsolegenError
+    try:
+        return args.func(args)
+    except InsolegenError as exc:
+        sys.stderr.write(f"insolegen: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("insolegen: interrupted\n")
+        return 130
+    except Exception as exc:  # a bug: one line unless --debug
+        if args.debug:
+            raise
+        sys.stderr.write(f"insolegen: internal error: {type(exc).__name__}: {exc} "
+                         f"(rerun with --debug for details)\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

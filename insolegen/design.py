@@ -1,0 +1,207 @@
+"""``InsoleDesign``: every number that shapes the insole, resolved from Foot + Prescription.
+
+The design is the record of what was made and why; it is saved as JSON
+beside every output and is enough to rebuild the mesh.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from shapely.geometry import Polygon
+
+from insolegen import __version__
+from insolegen.errors import InputError
+from insolegen.foot import Foot, foot_from_json
+from insolegen.outline import insole_outline
+from insolegen.profiles import Prescription
+from insolegen.surface import Plan, top_height
+
+DEFAULT_RESOLUTION_MM = 1.0
+RESOLUTION_RANGE_MM = (0.3, 5.0)
+
+
+@dataclass(frozen=True)
+class InsoleDesign:
+    """A fully resolved insole, canonical right-foot frame, mm and degrees.
+
+    ``params`` are the prescription's parameters as applied (after caps,
+    which ``notes`` explain); ``expected`` are the features the written mesh
+    must measure (see :mod:`insolegen.inspection`).
+    """
+
+    foot: Foot
+    prescription: Prescription
+    params: dict
+    outline: Polygon
+    insole_length_mm: float
+    resolution_mm: float
+    arch_support_height_mm: float
+    notes: tuple[str, ...]
+    version: str = __version__
+
+    @property
+    def foot_length_mm(self) -> float:
+        return self.foot.foot_length_mm
+
+    @property
+    def heel_width_mm(self) -> float:
+        return self.foot.heel_width_mm
+
+    @property
+    def landmarks(self) -> dict[str, tuple[float, float]]:
+        return self.foot.landmarks
+
+    @functools.cached_property
+    def plan(self) -> Plan:
+        """Plan-view helper for the outline (computed once)."""
+        return Plan.from_outline(self.outline)
+
+    @property
+    def heel_lat_y(self) -> float:
+        """Lateral edge of the heel (mm): the pivot of a medial post."""
+        return self.landmarks["heel_centre"][1] - self.heel_width_mm / 2
+
+    @property
+    def heel_med_y(self) -> float:
+        """Medial edge of the heel (mm): the pivot of a lateral post."""
+        return self.landmarks["heel_centre"][1] + self.heel_width_mm / 2
+
+    @property
+    def rearfoot_end_mm(self) -> float:
+        """Where rearfoot posting and skive have faded out: before the arch apex."""
+        return min(0.34 * self.foot_length_mm, self.landmarks["arch_apex"][0] - 5.0)
+
+    @property
+    def met_pad_centre(self) -> tuple[float, float]:
+        x = self.params["met_pad_position_frac"] * self.foot_length_mm
+        lat, med = self.plan.borders(np.array([x]))
+        centre, half = (lat[0] + med[0]) / 2, (med[0] - lat[0]) / 2
+        return float(x), float(centre + 0.1 * half)
+
+    @property
+    def heel_recess_centre(self) -> tuple[float, float]:
+        return (self.params["heel_recess_position_frac"] * self.foot_length_mm,
+                self.landmarks["heel_centre"][1] + self.params["heel_recess_medial_offset_mm"])
+
+    def top(self, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
+        """Top surface height (mm) at (n, 2) points."""
+        return top_height(self, self.plan, np.asarray(xy, dtype=float), with_recesses)
+
+    def centreline_point(self, x: float) -> tuple[float, float]:
+        """The insole's midline at station ``x`` (mm)."""
+        lat, med = self.plan.borders(np.array([x]))
+        return float(x), float((lat[0] + med[0]) / 2)
+
+    @functools.cached_property
+    def expected(self) -> dict[str, float]:
+        """Features the mesh must show, evaluated on the design's surface (mm, deg)."""
+        p = self.params
+        heel = np.array([self.landmarks["heel_centre"]])
+        apex = self.landmarks["arch_apex"]
+        pts = np.array([apex, self.centreline_point(apex[0])])
+        apex_z, mid_z = self.top(pts)
+        return {
+            "insole_length_mm": round(self.insole_length_mm, 3),
+            "heel_seat_height_mm": round(float(self.top(heel, with_recesses=False)[0]), 3),
+            "heel_cup_depth_mm": p["heel_cup_depth_mm"],
+            "rearfoot_tilt_deg": p["rearfoot_post_deg"],
+            "arch_height_mm": round(float(apex_z - mid_z), 3),
+            "arch_peak_height_mm": round(float(apex_z), 3),
+            "min_thickness_mm": p["min_thickness_mm"],
+        }
+
+    def to_json(self) -> dict:
+        """Plain JSON-able dict; :func:`design_from_json` reverses it."""
+        return {
+            "version": self.version,
+            "foot": self.foot.to_json(),
+            "prescription": self.prescription.to_json(),
+            "params": dict(self.params),
+            "outline": [list(map(float, c)) for c in self.outline.exterior.coords[:-1]],
+            "insole_length_mm": self.insole_length_mm,
+            "resolution_mm": self.resolution_mm,
+            "arch_support_height_mm": self.arch_support_height_mm,
+            "notes": list(self.notes),
+            "landmarks": {k: list(v) for k, v in self.landmarks.items()},
+            "expected": self.expected,
+        }
+
+
+def design_from_json(data: dict) -> InsoleDesign:
+    """Rebuild a design saved by :meth:`InsoleDesign.to_json`."""
+    pres = data["prescription"]
+    return InsoleDesign(
+        foot=foot_from_json(data["foot"]),
+        prescription=Prescription(tuple(pres["conditions"]), dict(pres["parameters"]),
+                                  dict(pres["overrides"]), tuple(pres["sources"])),
+        params=dict(data["params"]), outline=Polygon(data["outline"]),
+        insole_length_mm=data["insole_length_mm"], resolution_mm=data["resolution_mm"],
+        arch_support_height_mm=data["arch_support_height_mm"], notes=tuple(data["notes"]),
+        version=data["version"],
+    )
+
+
+def check_resolution(resolution_mm: object) -> float:
+    """Validate the plan edge length (mm)."""
+    from insolegen.parameters import parse_number
+    low, high = RESOLUTION_RANGE_MM
+    accepted = f"a plan edge length in mm from {low:g} to {high:g}"
+    value = parse_number(resolution_mm, "resolution_mm", accepted)
+    if not low <= value <= high:
+        raise InputError(f"resolution_mm = {resolution_mm!r}: out of range, expected {accepted}")
+    return value
+
+
+def check_parameters(p: dict) -> None:
+    """Cross-checks between parameters that single ranges cannot express."""
+    stack = p["base_thickness_mm"] + p["top_cover_thickness_mm"]
+    t_min = p["min_thickness_mm"]
+    if t_min > stack:
+        raise InputError(
+            f"min_thickness_mm = {t_min:g}: more than base_thickness_mm + "
+            f"top_cover_thickness_mm = {stack:g}; accepted: at most {stack:g}")
+    recesses = [f"mth{i}_relief_mm" for i in range(1, 6)] + ["met5_base_relief_mm"]
+    if p["heel_spur_relief"]:
+        recesses.append("heel_recess_depth_mm")
+    for key in recesses:
+        if p[key] > stack - t_min + 1e-9:
+            raise InputError(
+                f"{key} = {p[key]:g}: would leave {stack - p[key]:g} mm, below "
+                f"min_thickness_mm = {t_min:g}; accepted: at most {stack - t_min:g}")
+    if p["medial_heel_skive_mm"] > 0 and p["heel_cup_depth_mm"] < 14.0:
+        raise InputError(
+            f"medial_heel_skive_mm = {p['medial_heel_skive_mm']:g}: a medial skive needs "
+            f"heel_cup_depth_mm of 14 or more (is {p['heel_cup_depth_mm']:g})")
+
+
+def design_insole(foot: Foot, prescription: Prescription,
+                  resolution_mm: float = DEFAULT_RESOLUTION_MM) -> InsoleDesign:
+    """Resolve every number of the insole for ``foot`` and ``prescription``."""
+    resolution_mm = check_resolution(resolution_mm)
+    p = dict(prescription.parameters)
+    check_parameters(p)
+    outline = insole_outline(foot.outline, foot.foot_length_mm, p["insole_length"],
+                             p["toe_allowance_mm"])
+    notes: list[str] = []
+    draft = InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
+                         resolution_mm, 0.0, ())
+    support = float(p["arch_support_height_mm"])
+    if foot.sources.get("arch_height_mm", "").startswith(("given", "scan")):
+        apex = np.array([foot.landmarks["arch_apex"]])
+        floor = float(draft.top(apex)[0])
+        allowed = foot.plantar_arch_height_mm + p["arch_tolerance_mm"] - floor
+        if support > allowed:
+            capped = max(round(allowed, 2), 0.0)
+            notes.append(
+                f"arch_support_height_mm capped from {support:g} to {capped:g} mm: the foot's "
+                f"plantar arch height is about {foot.plantar_arch_height_mm:.1f} mm "
+                f"(navicular height {foot.arch_height_mm:g} mm - 24 mm), plus "
+                f"arch_tolerance_mm = {p['arch_tolerance_mm']:g}")
+            support = capped
+    else:
+        notes.append("arch height not measured: arch support not checked against the foot")
+    return InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
+                        resolution_mm, support, tuple(notes))

@@ -1,0 +1,37 @@
+"""The one exception hierarchy of insolegen.
+
+Every error a user can cause is an :class:`InsolegenError` whose message
+names the field, the value and what is accepted; the CLI prints it as one
+line and exits with :attr:`InsolegenError.exit_code`.
+"""
+
+from __future__ import annotations
+
+
+class InsolegenError(Exception):
+    """Base of every error insolegen raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(InsolegenError, ValueError):
+    """A measurement, option, order or override is not acceptable."""
+
+    exit_code = 2
+
+
+class ProfileError(InputError):
+    """A condition profile file is malformed or a condition is unknown."""
+
+
+class ScanError(InputError):
+    """A scan file cannot be read or is not a usable foot."""
+
+
+class OutputError(InputError):
+    """The output location cannot be written."""
+
+
+def field_error(field: str, value: object, accepted: str) -> InputError:
+    """Build the standard message: ``field = value: accepted``."""
+    return InputError(f"{field} = {value!r}: {accepted}")

@@ -1,0 +1,162 @@
+"""Measure a written insole: closedness, size, and features at named landmarks.
+
+Works on any insole mesh in the output frame (mm, heel at x = 0, bottom on
+z = 0). A left insole is mirrored into the canonical right-foot frame
+(+Y medial) before measuring, so every feature reads the same for both
+sides. Landmarks come from the design saved beside the mesh when there is
+one; otherwise they are estimated from the mesh by the template's proportions.
+
+Definitions (mm, degrees):
+
+- ``heel_seat_height_mm``: height at the heel centre of the plane fitted to
+  the top surface within 0.2 heel widths of it (recesses left out);
+- ``rearfoot_tilt_deg``: that plane's slope across the foot, + medial side higher;
+- ``heel_cup_depth_mm``: top of the rim at the back of the heel above that plane;
+- ``arch_height_mm``: top surface at the arch apex above the top surface on the
+  insole's midline at the same station; ``arch_peak_height_mm``: above the floor;
+- ``min_thickness_mm``: lowest top-surface point above the bottom.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from stl.mesh import Mesh
+
+from insolegen.errors import ScanError
+from insolegen.surface import SEAT_RADIUS
+
+ARCH_APEX_FRAC, ARCH_APEX_U, ALLOWANCE_MM = 0.42, 0.75, 10.0
+
+
+def read_stl(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (n, 3) float64 and faces (m, 3) of an STL, identical corners merged."""
+    try:
+        tri = Mesh.from_file(str(path), calculate_normals=False).vectors
+    except Exception as exc:  # numpy-stl raises bare AssertionError/ValueError on bad files
+        raise ScanError(f"file = '{path}': not a readable STL ({exc})") from None
+    return merge_corners(np.asarray(tri, dtype=np.float32))
+
+
+def merge_corners(tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge bit-identical corners of (m, 3, 3) triangles into (vertices, faces)."""
+    flat = np.ascontiguousarray(tri.reshape(-1, 3))
+    keys = flat.view(np.dtype((np.void, flat.dtype.itemsize * 3))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return flat[first].astype(np.float64), inverse.reshape(-1, 3)
+
+
+def edge_report(faces: np.ndarray) -> dict[str, bool]:
+    """Edge-based closedness: every edge used by exactly two faces, in opposite directions."""
+    n = int(faces.max()) + 1
+    a = faces.ravel()
+    b = faces[:, [1, 2, 0]].ravel()
+    directed = a.astype(np.int64) * n + b
+    undirected = np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
+    _, counts = np.unique(undirected, return_counts=True)
+    watertight = bool(np.all(counts == 2))
+    unique_directed = len(np.unique(directed)) == len(directed)
+    return {"watertight": watertight, "winding_consistent": watertight and unique_directed}
+
+
+def volume_mm3(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """Signed volume (mm^3) by the divergence theorem; positive when wound outward."""
+    a, b, c = (vertices[faces[:, i]] for i in range(3))
+    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+
+
+def _top(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    tri = vertices[faces]
+    nz = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])[:, 2]
+    top_faces = faces[nz > 1e-9]
+    return top_faces, np.unique(top_faces)
+
+
+def heights_at(vertices: np.ndarray, top_faces: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Top-surface height at (k, 2) points by barycentric interpolation; NaN off the part."""
+    a, b, c = (vertices[top_faces[:, i]] for i in range(3))
+    out = np.full(len(xy), np.nan)
+    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
+    for k, (px, py) in enumerate(xy):
+        l1 = ((px - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (py - a[:, 1])) / det
+        l2 = ((b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (px - a[:, 0]) * (b[:, 1] - a[:, 1])) / det
+        inside = (l1 >= -1e-9) & (l2 >= -1e-9) & (l1 + l2 <= 1 + 1e-9)
+        if inside.any():
+            z = a[inside, 2] + l1[inside] * (b[inside, 2] - a[inside, 2]) \
+                + l2[inside] * (c[inside, 2] - a[inside, 2])
+            out[k] = z.max()
+    return out
+
+
+def _extent_y(vertices: np.ndarray, x: float, slab: float) -> tuple[float, float]:
+    near = vertices[np.abs(vertices[:, 0] - x) <= slab]
+    return float(near[:, 1].min()), float(near[:, 1].max())
+
+
+def estimate_landmarks(vertices: np.ndarray) -> tuple[dict[str, tuple[float, float]], float]:
+    """Heel centre and arch apex from the mesh alone (canonical frame), and heel width.
+
+    Assumes a full-length insole: foot length = insole length - 10 mm.
+    """
+    length = vertices[:, 0].max()
+    foot = length - ALLOWANCE_MM
+    rear = vertices[vertices[:, 0] <= 0.25 * foot]
+    heel_w = float(rear[:, 1].max() - rear[:, 1].min())
+    slab = max(1.5, 0.01 * foot)
+    lo, hi = _extent_y(vertices, heel_w / 2, slab)
+    heel = (heel_w / 2, (lo + hi) / 2)
+    ax = ARCH_APEX_FRAC * foot
+    lo, hi = _extent_y(vertices, ax, slab)
+    apex = (ax, (lo + hi) / 2 + ARCH_APEX_U * (hi - lo) / 2)
+    return {"heel_centre": heel, "arch_apex": apex}, heel_w
+
+
+def measure(vertices: np.ndarray, faces: np.ndarray, side: str = "right",
+            landmarks: dict | None = None, heel_width_mm: float | None = None) -> dict:
+    """Measured features of an insole mesh (see the module docstring)."""
+    v = vertices * np.array([1.0, -1.0, 1.0]) if side == "left" else vertices
+    f = faces[:, ::-1] if side == "left" else faces
+    closed = edge_report(f)
+    top_faces, top_idx = _top(v, f)
+    if landmarks is None or heel_width_mm is None:
+        landmarks, heel_width_mm = estimate_landmarks(v)
+    top_v = v[top_idx]
+
+    hx, hy = landmarks["heel_centre"]
+    r = SEAT_RADIUS * heel_width_mm
+    seat = top_v[(top_v[:, 0] - hx) ** 2 + (top_v[:, 1] - hy) ** 2 <= r * r]
+    keep = np.ones(len(seat), bool)
+    for _ in range(8):  # robust plane: drop points below it (recesses)
+        A = np.column_stack([np.ones(keep.sum()), seat[keep, 0] - hx, seat[keep, 1] - hy])
+        coef = np.linalg.lstsq(A, seat[keep, 2], rcond=None)[0]
+        resid = seat[:, 2] - (coef[0] + coef[1] * (seat[:, 0] - hx) + coef[2] * (seat[:, 1] - hy))
+        new = resid > -0.2
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    x_min = v[:, 0].min()
+    rim = top_v[np.argmin(top_v[:, 0])]
+    rim_seat = coef[0] + coef[1] * (rim[0] - hx) + coef[2] * (rim[1] - hy)
+
+    ax, ay = landmarks["arch_apex"]
+    edge = np.linalg.norm(v[top_faces[:, 1]] - v[top_faces[:, 0]], axis=1)
+    lo, hi = _extent_y(v, ax, max(1.0, 0.75 * float(np.median(edge))))
+    apex_z, mid_z = heights_at(v, top_faces, np.array([[ax, ay], [ax, (lo + hi) / 2]]))
+    z_min = float(v[:, 2].min())
+    return {
+        **closed,
+        "volume_mm3": round(volume_mm3(v, f), 1),
+        "triangles": int(len(f)),
+        "length_mm": round(float(v[:, 0].max() - x_min), 3),
+        "width_mm": round(float(v[:, 1].max() - v[:, 1].min()), 3),
+        "heel_x_mm": round(float(x_min), 4),
+        "bottom_z_mm": round(z_min, 4),
+        "height_mm": round(float(v[:, 2].max() - z_min), 3),
+        "heel_seat_height_mm": round(float(coef[0] - z_min), 3),
+        "heel_cup_depth_mm": round(float(rim[2] - rim_seat), 3),
+        "rearfoot_tilt_deg": round(float(np.degrees(np.arctan(coef[2]))), 3),
+        "arch_height_mm": round(float(apex_z - mid_z), 3),
+        "arch_peak_height_mm": round(float(apex_z - z_min), 3),
+        "min_thickness_mm": round(float(top_v[:, 2].min() - z_min), 3),
+    }

@@ -1,0 +1,159 @@
+"""From a design to one closed solid: plan triangulation, top and bottom, side walls.
+
+The plan is triangulated once: the outline resampled at the resolution, a
+hexagonal grid of interior points kept clear of every border segment's
+diametral circle (so each border segment is a Delaunay edge), a Delaunay
+triangulation, and the triangles outside the outline dropped. Top vertices
+are lifted to z_top, bottom ones stay at z = 0, and the walls share the
+border vertices of both: the solid is closed by construction whatever the
+heights, as long as z_top > 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from scipy.spatial import Delaunay, cKDTree
+from shapely.geometry import Polygon
+
+from insolegen.errors import InsolegenError
+from insolegen.outline import resample_ring
+
+
+@dataclass(frozen=True)
+class PlanMesh:
+    """Triangulated plan (mm): ``points`` (n, 2), ``faces`` (m, 3) counter-clockwise,
+    ``ring`` (k,) indices of the border, counter-clockwise."""
+
+    points: np.ndarray
+    faces: np.ndarray
+    ring: np.ndarray
+
+
+@dataclass(frozen=True)
+class Solid:
+    """A closed triangle mesh: ``vertices`` (n, 3) float mm, ``faces`` (m, 3) int,
+    wound counter-clockwise seen from outside."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+
+    def mirrored(self) -> Solid:
+        """Mirror image in Y (right insole -> left), faces re-wound."""
+        v = self.vertices * np.array([1.0, -1.0, 1.0])
+        return Solid(v, self.faces[:, ::-1].copy())
+
+    @property
+    def triangles(self) -> np.ndarray:
+        """(m, 3, 3) float: the corners of every face."""
+        return self.vertices[self.faces]
+
+
+def _lattice_triangles(ok: np.ndarray) -> np.ndarray:
+    """Triangles of a row-offset hexagonal lattice whose three corners are all ``ok``.
+
+    ``ok`` is (rows, cols) bool; odd rows are shifted by half a spacing.
+    Returns (m, 3) flat indices into the lattice, counter-clockwise.
+    """
+    rows, cols = ok.shape
+    idx = np.arange(rows * cols).reshape(rows, cols)
+    out = []
+    for parity in (0, 1):
+        lo, hi = idx[parity:-1:2, :-1], idx[parity + 1::2, :-1]
+        lo_r, hi_r = idx[parity:-1:2, 1:], idx[parity + 1::2, 1:]
+        if parity == 0:   # upper row shifted right
+            tris = [np.stack([lo, lo_r, hi], -1), np.stack([lo_r, hi_r, hi], -1)]
+        else:             # lower row shifted right
+            tris = [np.stack([lo, lo_r, hi_r], -1), np.stack([lo, hi_r, hi], -1)]
+        for t in tris:
+            t = t.reshape(-1, 3)
+            out.append(t[ok.ravel()[t].all(axis=1)])
+    return np.concatenate(out)
+
+
+def triangulate_plan(outline: Polygon, spacing_mm: float) -> PlanMesh:
+    """Triangulate ``outline`` with edges of about ``spacing_mm``.
+
+    Interior: a regular hexagonal lattice, triangulated by index. Within two
+    spacings of the border: a Delaunay triangulation of the border and the
+    lattice points there. Lattice points are kept out of every border
+    segment's diametral circle and core points a full spacing from the
+    border, so border and core edges are Delaunay edges and the two parts
+    meet edge to edge.
+    """
+    h = spacing_mm
+    ring = resample_ring(outline, h)
+    seg = np.roll(ring, -1, axis=0) - ring
+    mid = ring + seg / 2
+    half = np.linalg.norm(seg, axis=1) / 2
+
+    x0, y0, x1, y1 = outline.bounds
+    row = h * np.sqrt(3) / 2
+    ys = np.arange(y0 + row / 2, y1, row)
+    xs = np.arange(x0 - h, x1 + h, h)
+    gx = xs[None, :] + (np.arange(len(ys)) % 2)[:, None] * (h / 2)
+    lattice = np.column_stack([gx.ravel(), np.repeat(ys, len(xs))])
+    shapely.prepare(outline)
+    inside = shapely.contains_xy(outline, lattice[:, 0], lattice[:, 1])
+    dist = np.full(len(lattice), -1.0)
+    near_dist, near = cKDTree(mid).query(lattice[inside], k=3, distance_upper_bound=3 * h)
+    border = np.minimum(near_dist[:, 0], cKDTree(ring).query(
+        lattice[inside], distance_upper_bound=3 * h)[0])
+    clear = np.all(near_dist > 1.1 * np.append(half, 0.0)[near], axis=1)
+    dist[inside] = np.where(clear & (border > 0.55 * h), border, -1.0)
+    kept = dist > 0
+    core = dist >= h
+
+    core_tris = _lattice_triangles(core.reshape(len(ys), len(xs)))
+    band_idx = np.flatnonzero(kept & (dist < 2.2 * h))
+    band_pts = np.vstack([ring, lattice[band_idx]])
+    tri = Delaunay(band_pts).simplices
+    centroids = band_pts[tri].mean(axis=1)
+    n_ring = len(ring)
+    band_core = np.concatenate([np.zeros(n_ring, bool), core[band_idx]])
+    tri = tri[shapely.contains_xy(outline, centroids[:, 0], centroids[:, 1])
+              & ~band_core[tri].all(axis=1)]
+
+    # Global numbering: ring first, then kept lattice points in lattice order.
+    kept_idx = np.flatnonzero(kept)
+    number = np.full(len(lattice), -1)
+    number[kept_idx] = n_ring + np.arange(len(kept_idx))
+    band_number = np.concatenate([np.arange(n_ring), number[band_idx]])
+    faces = np.concatenate([band_number[tri], number[core_tris]])
+    points = np.vstack([ring, lattice[kept_idx]])
+    a, b, c = (points[faces[:, i]] for i in range(3))
+    area2 = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    faces = np.where((area2 < 0)[:, None], faces[:, [0, 2, 1]], faces)
+
+    n_inner = len(kept_idx)
+    if len(faces) != 2 * n_inner + n_ring - 2 or np.any(area2 == 0):
+        raise InsolegenError(
+            f"plan triangulation failed at resolution {h:g} mm "
+            f"({len(faces)} triangles, expected {2 * n_inner + n_ring - 2})")
+    return PlanMesh(points, faces.astype(np.int64), np.arange(n_ring))
+
+
+def extrude(plan: PlanMesh, z_top: np.ndarray) -> Solid:
+    """Close the plan into a solid between z = 0 and ``z_top`` (n,) (mm)."""
+    if np.any(~np.isfinite(z_top)) or np.any(z_top <= 0):
+        raise InsolegenError("top surface at or below the bottom: cannot close the solid")
+    n = len(plan.points)
+    vertices = np.empty((2 * n, 3))
+    vertices[:n, :2] = plan.points
+    vertices[:n, 2] = z_top
+    vertices[n:, :2] = plan.points
+    vertices[n:, 2] = 0.0
+    a = plan.ring
+    b = np.roll(a, -1)
+    walls = np.concatenate([np.column_stack([a + n, b + n, b]), np.column_stack([a + n, b, a])])
+    faces = np.concatenate([plan.faces, plan.faces[:, ::-1] + n, walls])
+    return Solid(vertices, faces)
+
+
+def build_insole(design, side: str = "right") -> Solid:
+    """The insole solid for ``design`` (an :class:`~insolegen.design.InsoleDesign`)."""
+    plan = triangulate_plan(design.outline, design.resolution_mm)
+    solid = extrude(plan, design.top(plan.points))
+    return solid if side == "right" else solid.mirrored()

@@ -1,0 +1,126 @@
+"""An ``Order``: everything one insole job needs, checked at the door.
+
+The CLI's ``generate`` and the batch reader both build orders through
+:func:`order_from_mapping`, so a field is validated the same way wherever it
+comes from. Field names are the batch CSV / JSON Lines column names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from insolegen.design import DEFAULT_RESOLUTION_MM, check_resolution
+from insolegen.errors import InputError
+from insolegen.export import safe_id
+from insolegen.measurements import Measurements
+from insolegen.parameters import lookup
+from insolegen.profiles import parse_conditions
+
+SIDES = ("left", "right", "both")
+FORMATS = ("stl",)
+MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm")
+KNOWN_FIELDS = ("order_id", "side", "conditions", "shoe_size", "scan", "formats", "set",
+                "resolution_mm", *MEASUREMENT_FIELDS)
+
+
+@dataclass(frozen=True)
+class Order:
+    """One validated insole job. ``scan`` is an absolute path when given."""
+
+    order_id: str
+    side: str
+    conditions: tuple[str, ...]
+    measurements: Measurements | None
+    scan: str | None = None
+    overrides: dict = field(default_factory=dict)
+    resolution_mm: float = DEFAULT_RESOLUTION_MM
+    formats: tuple[str, ...] = ("stl",)
+    options: dict = field(default_factory=dict)
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        return ("left", "right") if self.side == "both" else (self.side,)
+
+    def to_json(self) -> dict:
+        """Plain JSON-able dict of the order as validated."""
+        data = asdict(self)
+        data["conditions"] = list(self.conditions)
+        data["formats"] = list(self.formats)
+        return data
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _split(value: object, name: str) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise InputError(f"{name} = {value!r}: expected a list of names")
+
+
+def order_from_mapping(data: dict, base_dir: Path | None = None,
+                       formats: tuple[str, ...] = FORMATS) -> Order:
+    """Validate one order given as a mapping of field name to value.
+
+    Empty strings mean "not given". ``scan`` paths resolve against
+    ``base_dir``. Overrides come as ``set`` (a mapping) or ``set.<key>`` fields.
+    """
+    unknown = [k for k in data if k not in KNOWN_FIELDS and not str(k).startswith("set.")]
+    if unknown:
+        raise InputError(f"{unknown[0]!r}: unknown order field; known: {', '.join(KNOWN_FIELDS)},"
+                         " set.<parameter>")
+    order_id = safe_id(data.get("order_id"))
+    side = data.get("side")
+    side = "both" if _blank(side) else str(side).strip().lower()
+    if side not in SIDES:
+        raise InputError(f"side = {data.get('side')!r}: expected one of {', '.join(SIDES)}")
+    if _blank(data.get("conditions")):
+        raise InputError("conditions: missing; give one or more condition names")
+    conditions = parse_conditions(_split(data["conditions"], "conditions"))
+
+    overrides: dict[str, object] = {}
+    raw_set = data.get("set") or {}
+    if not isinstance(raw_set, dict):
+        raise InputError(f"set = {raw_set!r}: expected an object of parameter: value")
+    for key, value in raw_set.items():
+        overrides[lookup(str(key), "set.").name] = value
+    for key, value in data.items():
+        if str(key).startswith("set.") and not _blank(value):
+            overrides[lookup(str(key)[4:], "set.").name] = value
+
+    given = {k: data.get(k) for k in MEASUREMENT_FIELDS if not _blank(data.get(k))}
+    shoe = None if _blank(data.get("shoe_size")) else data.get("shoe_size")
+    scan = None if _blank(data.get("scan")) else str(data["scan"])
+    if scan is not None:
+        if given.get("foot_length_mm") is not None or shoe is not None:
+            raise InputError("scan: give a scan or measurements (foot_length_mm / shoe_size), "
+                             "not both")
+        path = Path(scan)
+        if not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        scan = str(path)
+        measurements = None
+    else:
+        if "foot_length_mm" not in given and shoe is None:
+            raise InputError("foot_length_mm: missing; give foot_length_mm, shoe_size or scan")
+        measurements = Measurements(shoe_size=shoe, side=None, **given)
+        from insolegen.measurements import foot_from_measurements
+        foot_from_measurements(measurements)  # validate now, not in the middle of a batch
+
+    fmts = ["stl"] if _blank(data.get("formats")) else _split(data["formats"], "formats")
+    fmts = [f.lower().lstrip(".") for f in fmts]
+    bad = [f for f in fmts if f not in formats]
+    if bad:
+        raise InputError(f"formats = {bad[0]!r}: expected one or more of {', '.join(formats)}")
+    resolution = data.get("resolution_mm")
+    resolution = DEFAULT_RESOLUTION_MM if _blank(resolution) else check_resolution(resolution)
+
+    from insolegen.design import check_parameters
+    from insolegen.profiles import prescribe
+    check_parameters(prescribe(conditions, overrides).parameters)
+    return Order(order_id, side, conditions, measurements, scan, overrides, resolution,
+                 tuple(dict.fromkeys(fmts)))

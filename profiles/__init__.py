@@ -1,0 +1,1 @@
+"""Condition profiles, installed as the data package ``insolegen.profile_data``."""
