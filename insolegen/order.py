@@ -102,6 +102,8 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
         path = Path(scan)
         if not path.is_absolute():
             path = (base_dir or Path.cwd()) / path
+        if not path.is_file():
+            raise InputError(f"scan = {data['scan']!r}: no such file ({path})")
         scan = str(path)
         measurements = None
     else:
