@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"insolegen {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--profiles", metavar="DIR", help="folder of condition profiles that "
+                        "override the built-in ones (or set INSOLEGEN_PROFILES)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     g = sub.add_parser("generate", help="make a left/right insole pair from measurements")
@@ -151,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(message)s", stream=sys.stderr)
     from insolegen.errors import InsolegenError
+    if args.profiles:
+        os.environ["INSOLEGEN_PROFILES"] = args.profiles
     try:
         return args.func(args)
     except InsolegenError as exc:

@@ -149,10 +149,8 @@ def lookup(name: str, where: str = "") -> Param:
         return PARAMS[name]
     except KeyError:
         close = difflib.get_close_matches(name, PARAMS, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise InputError(
-            f"{where}{name!r}: unknown parameter; {hint}known: {', '.join(PARAMS)}"
-        ) from None
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(PARAMS)}"
+        raise InputError(f"{where}{name!r}: unknown parameter; {hint}") from None
 
 
 def parse_override(text: str) -> tuple[str, float | bool | str]:

@@ -10,6 +10,7 @@ per-order overrides are laid on top last.
 from __future__ import annotations
 
 import functools
+import os
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -60,13 +61,24 @@ class Prescription:
                 "overrides": dict(self.overrides), "sources": list(self.sources)}
 
 
-def _profile_dir() -> Path:
-    return Path(str(resources.files("insolegen.profile_data")))
+PROFILE_DIR_ENV = "INSOLEGEN_PROFILES"
+
+
+def _profile_dirs() -> list[Path]:
+    """Where profiles are looked up: ``$INSOLEGEN_PROFILES`` first (a lab's own), then built-ins."""
+    dirs = [Path(str(resources.files("insolegen.profile_data")))]
+    extra = os.environ.get(PROFILE_DIR_ENV)
+    if extra:
+        folder = Path(extra)
+        if not folder.is_dir():
+            raise ProfileError(f"{PROFILE_DIR_ENV} = {extra!r}: not a folder of profile files")
+        dirs.insert(0, folder)
+    return dirs
 
 
 def available() -> tuple[str, ...]:
-    """Names of the installed condition profiles, sorted."""
-    return tuple(sorted(p.stem for p in _profile_dir().glob("*.toml")))
+    """Names of the condition profiles that can be used, sorted."""
+    return tuple(sorted({p.stem for d in _profile_dirs() for p in d.glob("*.toml")}))
 
 
 def normalise_condition(name: str) -> str:
@@ -77,7 +89,7 @@ def normalise_condition(name: str) -> str:
 
 def load_profile_file(path: Path) -> Profile:
     """Read and validate one profile file; errors name the file and the key."""
-    where = f"{path.name}: "
+    where = f"profile {path}: "
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -103,14 +115,20 @@ def load_profile_file(path: Path) -> Profile:
     return Profile(path.stem, str(data.get("title", path.stem)), tuple(sources), values)
 
 
-@functools.cache
 def load_profile(name: str) -> Profile:
-    """The installed profile for condition ``name`` (aliases accepted)."""
+    """The profile for condition ``name`` (aliases accepted), from the first folder that has it."""
     key = normalise_condition(name)
-    path = _profile_dir() / f"{key}.toml"
-    if not key.replace("_", "").isalnum() or not path.is_file():
-        raise ProfileError(f"condition = {name!r}: unknown; known conditions: "
-                           f"{', '.join(available())}")
+    if key.replace("_", "").isalnum() and key.isascii():
+        for folder in _profile_dirs():
+            path = folder / f"{key}.toml"
+            if path.is_file():
+                return _load_cached(path, path.stat().st_mtime_ns)
+    raise ProfileError(f"condition = {name!r}: unknown; known conditions: "
+                       f"{', '.join(available())}")
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(path: Path, mtime_ns: int) -> Profile:
     return load_profile_file(path)
 
 
