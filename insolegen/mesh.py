@@ -110,6 +110,10 @@ def triangulate_plan(outline: Polygon, spacing_mm: float) -> PlanMesh:
     band_idx = np.flatnonzero(kept & (dist < 2.2 * h))
     band_pts = np.vstack([ring, lattice[band_idx]])
     tri = Delaunay(band_pts).simplices
+    corners = band_pts[tri]
+    e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    flat = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) < 1e-9 * h * h
+    tri = tri[~flat]  # slivers of collinear border points on straight stretches
     centroids = band_pts[tri].mean(axis=1)
     n_ring = len(ring)
     band_core = np.concatenate([np.zeros(n_ring, bool), core[band_idx]])

@@ -108,7 +108,10 @@ def load_profile_file(path: Path) -> Profile:
     missing = [k for k in PARAMS if k not in params]
     if missing:
         raise ProfileError(f"{where}[parameters] missing key(s): {', '.join(missing)}")
-    values = {k: PARAMS[k].coerce(params[k], f"{where}[parameters] ") for k in PARAMS}
+    try:
+        values = {k: PARAMS[k].coerce(params[k], f"{where}[parameters] ") for k in PARAMS}
+    except InputError as exc:
+        raise ProfileError(str(exc)) from None
     sources = data.get("sources", [])
     if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
         raise ProfileError(f"{where}sources = {sources!r}: expected a list of strings")

@@ -30,7 +30,7 @@ SYSTEMS: dict[str, tuple[float, float, float, float, tuple[str, ...]]] = {
     "US-W": (_UK_SLOPE, _UK_OFFSET - 2.5 * _UK_SLOPE, 2.5, 18.5, ("us-w", "usw", "us-women")),
 }
 _ALIASES = {alias: name for name, row in SYSTEMS.items() for alias in row[4]}
-_PATTERN = re.compile(r"^\s*([A-Za-z][A-Za-z-]*)\s*[- ]?\s*([0-9.]+)\s*$")
+_PATTERN = re.compile(r"^\s*([A-Za-z][A-Za-z-]*)\s*([0-9.]+)\s*$")
 
 
 def accepted() -> str:
