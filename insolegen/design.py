@@ -14,13 +14,40 @@ from shapely.geometry import Polygon
 
 from insolegen import __version__
 from insolegen.errors import InputError
+from insolegen.contact import arch_support
 from insolegen.foot import Foot, foot_from_json
+from insolegen.inspection import seat_plane
+from insolegen.mesh import triangulate_plan
 from insolegen.outline import insole_outline
 from insolegen.profiles import Prescription
 from insolegen.surface import Plan, top_height
 
 DEFAULT_RESOLUTION_MM = 1.0
 RESOLUTION_RANGE_MM = (0.3, 5.0)
+
+
+@dataclass(frozen=True)
+class InfillRegion:
+    """A plan region to be made at a lower density: the hook for lattice insoles.
+
+    ``outline`` (k, 2) mm in the canonical frame; ``density`` the fraction of
+    solid (0-1) inside it, as a ``pattern`` (e.g. gyroid) under a solid
+    ``skin_mm`` at the top, bottom and walls. Nothing builds it yet:
+    :func:`insolegen.mesh.build_insole` makes a solid part (density 1
+    everywhere), and a design's ``infill`` is empty unless set in code. A
+    lattice builder would keep the solid's surfaces and fill these regions;
+    3MF can carry the result (beam lattice / volumetric extensions).
+    """
+
+    name: str
+    outline: tuple[tuple[float, float], ...]
+    density: float
+    pattern: str = "gyroid"
+    skin_mm: float = 1.0
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "outline": [list(p) for p in self.outline],
+                "density": self.density, "pattern": self.pattern, "skin_mm": self.skin_mm}
 
 
 @dataclass(frozen=True)
@@ -41,6 +68,7 @@ class InsoleDesign:
     arch_support_height_mm: float
     notes: tuple[str, ...]
     version: str = __version__
+    infill: tuple[InfillRegion, ...] = ()  # lower-density regions; empty: solid (see InfillRegion)
 
     @property
     def foot_length_mm(self) -> float:
@@ -103,15 +131,33 @@ class InsoleDesign:
         apex = self.landmarks["arch_apex"]
         pts = np.array([apex, self.centreline_point(apex[0])])
         apex_z, mid_z = self.top(pts)
+        seat = round(float(self.top(heel, with_recesses=False)[0]), 3)
+        cup, tilt = p["heel_cup_depth_mm"], p["rearfoot_post_deg"]
+        if self.foot.plantar is not None:  # a curved seat: measure the model as the mesh is
+            seat, cup, tilt = self._seat_as_measured()
         return {
             "insole_length_mm": round(self.insole_length_mm, 3),
-            "heel_seat_height_mm": round(float(self.top(heel, with_recesses=False)[0]), 3),
-            "heel_cup_depth_mm": p["heel_cup_depth_mm"],
-            "rearfoot_tilt_deg": p["rearfoot_post_deg"],
+            "heel_seat_height_mm": seat,
+            "heel_cup_depth_mm": cup,
+            "rearfoot_tilt_deg": tilt,
             "arch_height_mm": round(float(apex_z - mid_z), 3),
             "arch_peak_height_mm": round(float(apex_z), 3),
             "min_thickness_mm": p["min_thickness_mm"],
         }
+
+    def _seat_as_measured(self) -> tuple[float, float, float]:
+        """Heel seat height (mm), heel cup depth (mm) and rearfoot tilt (deg) of this
+        design's surface, by :mod:`insolegen.inspection`'s definitions applied at the
+        vertices the mesh will have. A total-contact seat follows the heel's curve, so
+        these are what the profile's flat-seat numbers become on this foot."""
+        plan = triangulate_plan(self.outline, self.resolution_mm)
+        top = np.column_stack([plan.points, self.top(plan.points)])
+        hx, hy = self.landmarks["heel_centre"]
+        coef = seat_plane(top, (hx, hy), self.heel_width_mm)
+        rim = top[np.argmin(top[:, 0])]
+        rim_seat = coef[0] + coef[1] * (rim[0] - hx) + coef[2] * (rim[1] - hy)
+        return (round(float(coef[0]), 3), round(float(rim[2] - rim_seat), 3),
+                round(float(np.degrees(np.arctan(coef[2]))), 3))
 
     def to_json(self) -> dict:
         """Plain JSON-able dict; :func:`design_from_json` reverses it."""
@@ -120,13 +166,14 @@ class InsoleDesign:
             "foot": self.foot.to_json(),
             "prescription": self.prescription.to_json(),
             "params": dict(self.params),
-            "outline": [list(map(float, c)) for c in self.outline.exterior.coords[:-1]],
+            "outline": np.round(np.asarray(self.outline.exterior.coords)[:-1], 5).tolist(),
             "insole_length_mm": self.insole_length_mm,
             "resolution_mm": self.resolution_mm,
             "arch_support_height_mm": self.arch_support_height_mm,
             "notes": list(self.notes),
             "landmarks": {k: list(v) for k, v in self.landmarks.items()},
             "expected": self.expected,
+            "infill": [r.to_json() for r in self.infill],
         }
 
 
@@ -141,6 +188,8 @@ def design_from_json(data: dict) -> InsoleDesign:
         insole_length_mm=data["insole_length_mm"], resolution_mm=data["resolution_mm"],
         arch_support_height_mm=data["arch_support_height_mm"], notes=tuple(data["notes"]),
         version=data["version"],
+        infill=tuple(InfillRegion(r["name"], tuple(map(tuple, r["outline"])), r["density"],
+                                  r["pattern"], r["skin_mm"]) for r in data.get("infill", ())),
     )
 
 
@@ -189,7 +238,17 @@ def design_insole(foot: Foot, prescription: Prescription,
     draft = InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
                          resolution_mm, 0.0, ())
     support = float(p["arch_support_height_mm"])
-    if foot.sources.get("arch_height_mm", "").startswith(("given", "scan")):
+    if foot.plantar is not None:
+        apex = foot.landmarks["arch_apex"]
+        apex_z, mid_z = draft.top(np.array([apex, draft.centreline_point(apex[0])]))
+        fill = float(apex_z - mid_z)
+        support = round(arch_support(support, fill, p["arch_tolerance_mm"]), 2)
+        notes.append(
+            f"total contact: the top follows the scanned sole, whose arch fill rises "
+            f"{fill:.1f} mm at the apex above the midline; arch support adds {support:g} mm "
+            f"towards the profile's {p['arch_support_height_mm']:g} mm, at most "
+            f"arch_tolerance_mm = {p['arch_tolerance_mm']:g} into the arch")
+    elif foot.sources.get("arch_height_mm", "").startswith(("given", "scan")):
         apex = np.array([foot.landmarks["arch_apex"]])
         floor = float(draft.top(apex)[0])
         allowed = foot.plantar_arch_height_mm + p["arch_tolerance_mm"] - floor

@@ -32,6 +32,12 @@ class OutputError(InputError):
     """The output location cannot be written."""
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 15]}...({len(text)} chars)"
+
+
 def field_error(field: str, value: object, accepted: str) -> InputError:
     """Build the standard message: ``field = value: accepted``."""
     return InputError(f"{field} = {value!r}: {accepted}")

@@ -55,13 +55,13 @@ def prepare_dir(path: Path) -> Path:
 
 def stl_bytes_array(solid: Solid) -> np.ndarray:
     """The solid as numpy-stl's record array (normals, vectors, attr), float32."""
-    data = np.zeros(len(solid.faces), dtype=Mesh.dtype)
-    tri = solid.vertices[solid.faces]
+    tri = (solid.vertices.astype(np.float32) + np.float32(0.0))[solid.faces]
     normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    data["normals"] = normals / np.where(length > 0, length, 1.0)
-    data["vectors"] = tri
-    return data
+    length = np.sqrt(np.einsum("ij,ij->i", normals, normals))[:, None]
+    normals /= np.where(length > 0, length, np.float32(1.0))
+    raw = np.zeros((len(tri), Mesh.dtype.itemsize), dtype=np.uint8)
+    raw[:, :48] = np.concatenate([normals, tri.reshape(-1, 9)], axis=1).view(np.uint8)
+    return raw.view(Mesh.dtype).ravel()
 
 
 class _StlMesh(Mesh):
@@ -70,6 +70,24 @@ class _StlMesh(Mesh):
 
     def get_header(self, name) -> str:
         return str(name)[:80].ljust(80, " ")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def stl_bytes(solid: Solid, header: str) -> bytes:
+    """The solid as a binary STL file (mm, float32), written by numpy-stl; no timestamp."""
+    import io
+    buffer = io.BytesIO()
+    mesh = _StlMesh(stl_bytes_array(solid), calculate_normals=False, remove_empty_areas=False)
+    mesh.save(header, fh=buffer, mode=Mode.BINARY, update_normals=False)
+    return buffer.getvalue()
 
 
 class AtomicWriter:
@@ -86,6 +104,8 @@ class AtomicWriter:
 
     def target(self, name: str) -> Path:
         """Reserve the final name ``name`` in the folder; returns the temporary path."""
+        if not name or name != Path(name).name or name.startswith("."):
+            raise OutputError(f"{name!r}: not a plain file name; refusing to write it")
         final = self.folder / name
         if final.is_symlink() or (final.exists() and not final.is_file()):
             raise OutputError(f"{final}: exists and is not a regular file; refusing to replace it")
@@ -100,7 +120,7 @@ class AtomicWriter:
         tmp = self.target(name)
         mesh = _StlMesh(stl_bytes_array(solid), calculate_normals=False, remove_empty_areas=False)
         try:
-            with open(tmp, "wb") as fh:
+            with open(tmp, "xb") as fh:  # x: never follow or reuse what is already there
                 mesh.save(header, fh=fh, mode=Mode.BINARY, update_normals=False)
         except OSError as exc:
             raise OutputError(f"{self.folder / name}: cannot be written ({exc.strerror or exc})") \
@@ -110,27 +130,66 @@ class AtomicWriter:
     def json(self, name: str, data: dict) -> Path:
         """Write ``data`` as indented JSON under the temporary name of ``name``."""
         tmp = self.target(name)
+        text = json.dumps(data, indent=2, allow_nan=False) + "\n"
         try:
-            tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+            with open(tmp, "x", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise OutputError(f"{self.folder / name}: cannot be written ({exc.strerror or exc})") \
+                from None
+        return tmp
+
+    def bytes(self, name: str, data: bytes) -> Path:
+        """Write ``data`` (a whole file, e.g. from :mod:`insolegen.formats`) under the
+        temporary name of ``name``."""
+        tmp = self.target(name)
+        try:
+            with open(tmp, "xb") as fh:
+                fh.write(data)
         except OSError as exc:
             raise OutputError(f"{self.folder / name}: cannot be written ({exc.strerror or exc})") \
                 from None
         return tmp
 
     def commit(self) -> list[Path]:
-        """Rename every temporary file into place; return the final paths."""
+        """Rename every temporary file into place, all or none; return the final paths.
+
+        The last file reserved is the job's marker (the report): files being
+        replaced are first moved aside, the marker's old version first, and
+        the new marker is renamed in last. So whenever the marker exists,
+        every file of its job is there and complete; if a rename fails, the
+        new files are removed and the old ones put back.
+        """
+        aside: list[tuple[Path, Path]] = []
+        placed: list[Path] = []
         try:
             for tmp, _ in self.pending:
                 with open(tmp, "rb") as fh:
                     os.fsync(fh.fileno())
+            for _, final in reversed(self.pending):
+                if os.path.lexists(final):
+                    old = self.folder / f"{TMP_MARK}{secrets.token_hex(6)}-old-{final.name}"
+                    os.replace(final, old)
+                    aside.append((old, final))
             for tmp, final in self.pending:
                 os.replace(tmp, final)
+                placed.append(final)
+            _fsync_dir(self.folder)
         except OSError as exc:
+            for final in placed:
+                final.unlink(missing_ok=True)
+            for old, final in aside:
+                try:
+                    os.replace(old, final)
+                except OSError:
+                    pass  # best effort: the old file stays under its temporary name
+            self.discard()
             raise OutputError(f"{self.folder}: cannot finish writing ({exc.strerror or exc})") \
                 from None
-        done = [final for _, final in self.pending]
+        for old, _ in aside:
+            old.unlink(missing_ok=True)
         self.pending = []
-        return done
+        return placed
 
     def discard(self) -> None:
         """Remove every temporary file not yet committed."""

@@ -7,6 +7,7 @@ this frame and carries ``side = "left"``; insoles are mirrored back on output.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -38,9 +39,16 @@ class PlantarSurface:
     step_mm: float
     z: tuple[tuple[float, ...], ...]
 
+    @functools.cached_property
+    def grid(self) -> np.ndarray:
+        """``z`` as a read-only (rows, cols) float array (made once)."""
+        grid = np.asarray(self.z, dtype=float)
+        grid.flags.writeable = False
+        return grid
+
     def heights(self, xy: np.ndarray) -> np.ndarray:
         """Bilinear height at (n, 2) points; NaN outside the grid."""
-        grid = np.asarray(self.z, dtype=float)
+        grid = self.grid
         fx = (xy[:, 0] - self.x0) / self.step_mm
         fy = (xy[:, 1] - self.y0) / self.step_mm
         j0 = np.clip(np.floor(fx).astype(int), 0, grid.shape[1] - 2)
@@ -58,6 +66,9 @@ class Foot:
 
     ``arch_height_mm`` is the navicular height standing; ``sources`` says for
     each measurement whether it was given, estimated or measured on a scan.
+    From a scan, ``plantar_arch_mm`` is the sole's measured height under the
+    arch apex and ``scan`` what the scan said (JSON-able: units, cleaning,
+    side detection, measurements, 3D landmarks in the output frame).
     """
 
     foot_length_mm: float
@@ -69,20 +80,25 @@ class Foot:
     landmarks: dict[str, tuple[float, float]]
     sources: dict[str, str] = field(default_factory=dict)
     plantar: PlantarSurface | None = None
+    plantar_arch_mm: float | None = None
+    scan: dict | None = None
 
     @property
     def plantar_arch_height_mm(self) -> float:
-        """Estimated height of the sole skin under the arch apex (mm).
+        """Height of the sole skin under the arch apex (mm).
 
-        Navicular height less 24 mm of bone and soft tissue, an estimate used
-        only to keep arch supports from rising above what the foot tolerates.
+        Measured on a scan; otherwise navicular height less 24 mm of bone and
+        soft tissue, an estimate used only to keep arch supports from rising
+        above what the foot tolerates.
         """
+        if self.plantar_arch_mm is not None:
+            return self.plantar_arch_mm
         return max(self.arch_height_mm - 24.0, 0.0)
 
     def to_json(self) -> dict:
         """Plain JSON-able dict; :func:`foot_from_json` reverses it."""
         data = asdict(self)
-        data["outline"] = [list(map(float, p)) for p in self.outline.exterior.coords[:-1]]
+        data["outline"] = np.round(np.asarray(self.outline.exterior.coords)[:-1], 5).tolist()
         data["landmarks"] = {k: list(v) for k, v in self.landmarks.items()}
         return data
 
@@ -99,6 +115,8 @@ def foot_from_json(data: dict) -> Foot:
         plantar=None if plantar is None else PlantarSurface(
             plantar["x0"], plantar["y0"], plantar["step_mm"],
             tuple(tuple(r) for r in plantar["z"])),
+        plantar_arch_mm=data.get("plantar_arch_mm"),
+        scan=data.get("scan"),
     )
 
 

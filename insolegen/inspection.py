@@ -40,23 +40,33 @@ def read_stl(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def merge_corners(tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge bit-identical corners of (m, 3, 3) triangles into (vertices, faces)."""
-    flat = np.ascontiguousarray(tri.reshape(-1, 3))
-    keys = flat.view(np.dtype((np.void, flat.dtype.itemsize * 3))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return flat[first].astype(np.float64), inverse.reshape(-1, 3)
+    """Merge identical corners of (m, 3, 3) float32 triangles into (vertices, faces).
+
+    Corners are equal when their float32 coordinates are (``-0.0`` equals
+    ``0.0``), as a slicer sees them.
+    """
+    flat = np.ascontiguousarray(tri.reshape(-1, 3), dtype=np.float32) + np.float32(0.0)
+    bits = flat.view(np.uint32)
+    order = np.lexsort((bits[:, 2], bits[:, 1], bits[:, 0]))
+    ordered = bits[order]
+    new = np.empty(len(order), dtype=bool)
+    new[:1] = True
+    new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return flat[order[new]].astype(np.float64), inverse.reshape(tri.shape[:-1])
 
 
 def edge_report(faces: np.ndarray) -> dict[str, bool]:
     """Edge-based closedness: every edge used by exactly two faces, in opposite directions."""
     n = int(faces.max()) + 1
-    a = faces.ravel()
-    b = faces[:, [1, 2, 0]].ravel()
-    directed = a.astype(np.int64) * n + b
-    undirected = np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
-    _, counts = np.unique(undirected, return_counts=True)
-    watertight = bool(np.all(counts == 2))
-    unique_directed = len(np.unique(directed)) == len(directed)
+    a = faces.ravel().astype(np.int64)
+    b = faces[:, [1, 2, 0]].ravel().astype(np.int64)
+    undirected = np.sort(np.minimum(a, b) * n + np.maximum(a, b))
+    starts = np.flatnonzero(np.r_[True, undirected[1:] != undirected[:-1], True])
+    watertight = bool(np.all(np.diff(starts) == 2))
+    directed = np.sort(a * n + b)
+    unique_directed = not np.any(directed[1:] == directed[:-1])
     return {"watertight": watertight, "winding_consistent": watertight and unique_directed}
 
 
@@ -67,10 +77,11 @@ def volume_mm3(vertices: np.ndarray, faces: np.ndarray) -> float:
 
 
 def _top(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    tri = vertices[faces]
-    nz = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])[:, 2]
+    """Faces whose normal points up (the top surface) and their vertex indices."""
+    a, b, c = (vertices[faces[:, i], :2] for i in range(3))
+    nz = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
     top_faces = faces[nz > 1e-9]
-    return top_faces, np.unique(top_faces)
+    return top_faces, np.flatnonzero(np.bincount(top_faces.ravel(), minlength=len(vertices)))
 
 
 def heights_at(vertices: np.ndarray, top_faces: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -112,6 +123,30 @@ def estimate_landmarks(vertices: np.ndarray) -> tuple[dict[str, tuple[float, flo
     return {"heel_centre": heel, "arch_apex": apex}, heel_w
 
 
+def seat_plane(top_v: np.ndarray, heel_centre: tuple[float, float], heel_width_mm: float
+               ) -> np.ndarray:
+    """The heel seat plane: ``(height at the heel centre, slope along x, slope across y)``.
+
+    Fitted to the (n, 3) top-surface vertices within ``SEAT_RADIUS`` heel
+    widths of the heel centre, robustly: points more than 0.2 mm below the
+    plane (recesses) are dropped and the plane fitted again. The design uses
+    the same function on its own surface to state what a curved seat measures.
+    """
+    hx, hy = heel_centre
+    r = SEAT_RADIUS * heel_width_mm
+    seat = top_v[(top_v[:, 0] - hx) ** 2 + (top_v[:, 1] - hy) ** 2 <= r * r]
+    keep = np.ones(len(seat), bool)
+    for _ in range(8):  # robust plane: drop points below it (recesses)
+        A = np.column_stack([np.ones(keep.sum()), seat[keep, 0] - hx, seat[keep, 1] - hy])
+        coef = np.linalg.lstsq(A, seat[keep, 2], rcond=None)[0]
+        resid = seat[:, 2] - (coef[0] + coef[1] * (seat[:, 0] - hx) + coef[2] * (seat[:, 1] - hy))
+        new = resid > -0.2
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    return coef
+
+
 def measure(vertices: np.ndarray, faces: np.ndarray, side: str = "right",
             landmarks: dict | None = None, heel_width_mm: float | None = None) -> dict:
     """Measured features of an insole mesh (see the module docstring)."""
@@ -124,17 +159,7 @@ def measure(vertices: np.ndarray, faces: np.ndarray, side: str = "right",
     top_v = v[top_idx]
 
     hx, hy = landmarks["heel_centre"]
-    r = SEAT_RADIUS * heel_width_mm
-    seat = top_v[(top_v[:, 0] - hx) ** 2 + (top_v[:, 1] - hy) ** 2 <= r * r]
-    keep = np.ones(len(seat), bool)
-    for _ in range(8):  # robust plane: drop points below it (recesses)
-        A = np.column_stack([np.ones(keep.sum()), seat[keep, 0] - hx, seat[keep, 1] - hy])
-        coef = np.linalg.lstsq(A, seat[keep, 2], rcond=None)[0]
-        resid = seat[:, 2] - (coef[0] + coef[1] * (seat[:, 0] - hx) + coef[2] * (seat[:, 1] - hy))
-        new = resid > -0.2
-        if np.array_equal(new, keep):
-            break
-        keep = new
+    coef = seat_plane(top_v, (hx, hy), heel_width_mm)
     x_min = v[:, 0].min()
     rim = top_v[np.argmin(top_v[:, 0])]
     rim_seat = coef[0] + coef[1] * (rim[0] - hx) + coef[2] * (rim[1] - hy)

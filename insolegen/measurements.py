@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from insolegen.errors import InputError
+from insolegen.errors import InputError, shown
 from insolegen.foot import Foot, template_landmarks
 from insolegen.outline import foot_outline
 from insolegen.parameters import parse_number
@@ -53,7 +53,7 @@ def _checked(name: str, value: object) -> float:
     accepted = f"a length in mm from {low:g} to {high:g}"
     number = parse_number(value, name, accepted)
     if not low <= number <= high:
-        raise InputError(f"{name} = {value!r}: out of range, expected {accepted}")
+        raise InputError(f"{name} = {shown(value)}: out of range, expected {accepted}")
     return number
 
 
@@ -90,7 +90,7 @@ def foot_from_measurements(m: Measurements) -> Foot:
         sources["heel_width_mm"] = "estimated (0.715 x ball width)"
     for (num, den), (low, high) in RATIO_RANGES.items():
         ratio = values[num] / values[den]
-        if not low <= ratio <= high:
+        if not low - 1e-9 <= ratio <= high + 1e-9:  # inclusive: 11.1 / 222 is 0.05 less a bit
             raise InputError(
                 f"{num} = {values[num]:g}: {ratio:.2f} x {den} ({values[den]:g}), "
                 f"expected {low:g}-{high:g} x {den}")

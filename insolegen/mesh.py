@@ -119,6 +119,12 @@ def triangulate_plan(outline: Polygon, spacing_mm: float) -> PlanMesh:
     band_core = np.concatenate([np.zeros(n_ring, bool), core[band_idx]])
     tri = tri[shapely.contains_xy(outline, centroids[:, 0], centroids[:, 1])
               & ~band_core[tri].all(axis=1)]
+    # A triangle of three border points can be a sliver across an S-bend of a nearly
+    # straight border (a scanned foot's outline): centroid inside, an edge outside. Drop it.
+    all_ring = np.flatnonzero((tri < n_ring).all(axis=1))
+    if len(all_ring):
+        slivers = shapely.polygons(band_pts[tri[all_ring]])
+        tri = np.delete(tri, all_ring[~shapely.contains(outline.buffer(1e-6), slivers)], axis=0)
 
     # Global numbering: ring first, then kept lattice points in lattice order.
     kept_idx = np.flatnonzero(kept)
@@ -157,7 +163,11 @@ def extrude(plan: PlanMesh, z_top: np.ndarray) -> Solid:
 
 
 def build_insole(design, side: str = "right") -> Solid:
-    """The insole solid for ``design`` (an :class:`~insolegen.design.InsoleDesign`)."""
+    """The insole solid for ``design`` (an :class:`~insolegen.design.InsoleDesign`).
+
+    Solid throughout: ``design.infill`` (lower-density regions) is not built yet;
+    a lattice builder would start from this solid's surfaces.
+    """
     plan = triangulate_plan(design.outline, design.resolution_mm)
     solid = extrude(plan, design.top(plan.points))
     return solid if side == "right" else solid.mirrored()

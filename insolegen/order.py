@@ -11,17 +11,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from insolegen.design import DEFAULT_RESOLUTION_MM, check_resolution
-from insolegen.errors import InputError
+from insolegen.errors import InputError, shown
 from insolegen.export import safe_id
 from insolegen.measurements import Measurements
 from insolegen.parameters import lookup
 from insolegen.profiles import parse_conditions
 
 SIDES = ("left", "right", "both")
-FORMATS = ("stl",)
+FORMATS = ("stl", "3mf", "obj", "png", "pdf")
 MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm")
+SCAN_FIELDS = ("scan_units", "side_from_scan")
+MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm")
 KNOWN_FIELDS = ("order_id", "side", "conditions", "shoe_size", "scan", "formats", "set",
-                "resolution_mm", *MEASUREMENT_FIELDS)
+                "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *MAKING_FIELDS)
+_FLAGS = {"true": True, "yes": True, "1": True, "on": True,
+          "false": False, "no": False, "0": False, "off": False}
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,10 @@ class Order:
     resolution_mm: float = DEFAULT_RESOLUTION_MM
     formats: tuple[str, ...] = ("stl",)
     options: dict = field(default_factory=dict)
+    ascii_stl: bool = False
+    material: str = "pa12"
+    engrave: bool = False
+    engrave_depth_mm: float = 0.6
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -80,7 +88,11 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
         raise InputError(f"side = {data.get('side')!r}: expected one of {', '.join(SIDES)}")
     if _blank(data.get("conditions")):
         raise InputError("conditions: missing; give one or more condition names")
-    conditions = parse_conditions(_split(data["conditions"], "conditions"))
+    names = _split(data["conditions"], "conditions")
+    if not names:
+        raise InputError(f"conditions = {shown(data['conditions'])}: give one or more "
+                         "condition names")
+    conditions = parse_conditions(names)
 
     overrides: dict[str, object] = {}
     raw_set = data.get("set") or {}
@@ -95,15 +107,25 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
     given = {k: data.get(k) for k in MEASUREMENT_FIELDS if not _blank(data.get(k))}
     shoe = None if _blank(data.get("shoe_size")) else data.get("shoe_size")
     scan = None if _blank(data.get("scan")) else str(data["scan"])
+    options: dict = {}
+    if scan is None:
+        for key in SCAN_FIELDS:
+            if not _blank(data.get(key)) and data.get(key) is not False:
+                raise InputError(f"{key} = {shown(data[key])}: only with a scan")
     if scan is not None:
-        if given.get("foot_length_mm") is not None or shoe is not None:
-            raise InputError("scan: give a scan or measurements (foot_length_mm / shoe_size), "
-                             "not both")
+        if given or shoe is not None:
+            raise InputError(f"scan: give a scan or measurements ({', '.join(given) or 'shoe_size'}),"
+                             " not both: the scan is measured")
+        options["scan"] = _scan_options(data, side)
         path = Path(scan)
         if not path.is_absolute():
             path = (base_dir or Path.cwd()) / path
-        if not path.is_file():
-            raise InputError(f"scan = {data['scan']!r}: no such file ({path})")
+        try:
+            found = path.is_file()
+        except (OSError, ValueError):  # a name too long, a NUL byte
+            found = False
+        if not found:
+            raise InputError(f"scan = {shown(data['scan'])}: no such file ({shown(str(path))})")
         scan = str(path)
         measurements = None
     else:
@@ -115,6 +137,9 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
 
     fmts = ["stl"] if _blank(data.get("formats")) else _split(data["formats"], "formats")
     fmts = [f.lower().lstrip(".") for f in fmts]
+    if not fmts:
+        raise InputError(f"formats = {shown(data['formats'])}: expected one or more of "
+                         f"{', '.join(formats)}")
     bad = [f for f in fmts if f not in formats]
     if bad:
         raise InputError(f"formats = {bad[0]!r}: expected one or more of {', '.join(formats)}")
@@ -123,6 +148,58 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
 
     from insolegen.design import check_parameters
     from insolegen.profiles import prescribe
-    check_parameters(prescribe(conditions, overrides).parameters)
+    params = prescribe(conditions, overrides).parameters
+    check_parameters(params)
+    making = _making(data, params)
     return Order(order_id, side, conditions, measurements, scan, overrides, resolution,
-                 tuple(dict.fromkeys(fmts)))
+                 tuple(dict.fromkeys(fmts)), options, **making)
+
+
+def _flag(data: dict, key: str) -> bool:
+    value = data.get(key)
+    if _blank(value):
+        return False
+    word = str(value).strip().lower()
+    if word not in _FLAGS:
+        raise InputError(f"{key} = {shown(value)}: expected true or false")
+    return _FLAGS[word]
+
+
+def _making(data: dict, params: dict) -> dict:
+    """How the part is made: STL flavour, material, engraving; checked against the design."""
+    from insolegen.engrave import DEPTH_MM, DEPTH_RANGE_MM
+    from insolegen.parameters import parse_number
+    from insolegen.printability import DEFAULT_MATERIAL, material
+    mat = material(DEFAULT_MATERIAL if _blank(data.get("material")) else data["material"])
+    if params["min_thickness_mm"] < mat.min_wall_mm:
+        raise InputError(
+            f"material = {mat.name!r}: makes walls of {mat.min_wall_mm:g} mm or more, but "
+            f"min_thickness_mm = {params['min_thickness_mm']:g}; set min_thickness_mm to at "
+            f"least {mat.min_wall_mm:g} or choose another material")
+    depth = data.get("engrave_depth_mm")
+    if _blank(depth):
+        depth = DEPTH_MM
+    else:
+        low, high = DEPTH_RANGE_MM
+        accepted = f"a recess depth in mm from {low:g} to {high:g}"
+        depth = parse_number(depth, "engrave_depth_mm", accepted)
+        if not low <= depth <= high:
+            raise InputError(f"engrave_depth_mm = {data['engrave_depth_mm']!r}: out of range, "
+                             f"expected {accepted}")
+    return {"ascii_stl": _flag(data, "ascii_stl"), "material": mat.name,
+            "engrave": _flag(data, "engrave"), "engrave_depth_mm": depth}
+
+
+def _scan_options(data: dict, side: str) -> dict:
+    """Keyword arguments for :func:`insolegen.scan.foot_from_scan` from an order's fields."""
+    from insolegen.scan_load import parse_units
+    options: dict = {"side": None if side == "both" else side}
+    if not _blank(data.get("scan_units")):
+        options["units"] = parse_units(data["scan_units"])
+    flag = data.get("side_from_scan")
+    if not _blank(flag):
+        key = str(flag).strip().lower() if not isinstance(flag, bool) else str(flag).lower()
+        if key not in _FLAGS:
+            raise InputError(f"side_from_scan = {shown(flag)}: expected true or false")
+        options["side_from_scan"] = _FLAGS[key]
+    return options

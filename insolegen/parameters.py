@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
-from insolegen.errors import InputError
+from insolegen.errors import InputError, shown
 
 Combine = Literal["max", "signed", "or", "longest", "first"]
 INSOLE_LENGTHS = ("three_quarter", "sulcus", "full")
@@ -54,14 +55,14 @@ class Param:
                 return value
             if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
                 return _BOOL_WORDS[value.strip().lower()]
-            raise InputError(f"{field} = {value!r}: expected {self.accepted()}")
+            raise InputError(f"{field} = {shown(value)}: expected {self.accepted()}")
         if self.kind is str:
             if isinstance(value, str) and value.strip().lower() in self.choices:
                 return value.strip().lower()
-            raise InputError(f"{field} = {value!r}: expected {self.accepted()}")
+            raise InputError(f"{field} = {shown(value)}: expected {self.accepted()}")
         number = parse_number(value, field, self.accepted())
         if not self.low <= number <= self.high:
-            raise InputError(f"{field} = {value!r}: out of range, expected {self.accepted()}")
+            raise InputError(f"{field} = {shown(value)}: out of range, expected {self.accepted()}")
         return number
 
 
@@ -69,28 +70,37 @@ _BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True,
                "false": False, "no": False, "off": False, "0": False}
 
 
-def parse_number(value: object, field: str, accepted: str) -> float:
-    """Parse a finite real number written with ASCII digits.
+# A plain decimal: Python's float() also takes '1_000', 'nan', 'infinity' and
+# unicode digits, none of which an order system should send us.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
-    Booleans, unicode digits, ``nan`` and ``inf`` are refused.
+
+def parse_number(value: object, field: str, accepted: str) -> float:
+    """Parse a finite real number written as a plain ASCII decimal.
+
+    Booleans, unicode digits, digit separators (``1_000``), ``nan``, ``inf``
+    and numbers too large for a float are refused; ``-0`` reads as 0.
     """
     if isinstance(value, bool) or value is None:
-        raise InputError(f"{field} = {value!r}: expected {accepted}")
+        raise InputError(f"{field} = {shown(value)}: expected {accepted}")
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float range, e.g. from JSON
+            raise InputError(f"{field} = {shown(value)}: not a finite number, "
+                             f"expected {accepted}") from None
     elif isinstance(value, str):
         text = value.strip()
         if not text or not text.isascii():
-            raise InputError(f"{field} = {value!r}: expected {accepted}")
-        try:
-            number = float(text)
-        except ValueError:
-            raise InputError(f"{field} = {value!r}: not a number, expected {accepted}") from None
+            raise InputError(f"{field} = {shown(value)}: expected {accepted}")
+        if not _DECIMAL.fullmatch(text):
+            raise InputError(f"{field} = {shown(value)}: not a number, expected {accepted}")
+        number = float(text)
     else:
-        raise InputError(f"{field} = {value!r}: expected {accepted}")
+        raise InputError(f"{field} = {shown(value)}: expected {accepted}")
     if not math.isfinite(number):
-        raise InputError(f"{field} = {value!r}: not a finite number, expected {accepted}")
-    return number
+        raise InputError(f"{field} = {shown(value)}: not a finite number, expected {accepted}")
+    return number + 0.0  # -0.0 -> 0.0
 
 
 def _p(name, low, high, combine, doc, kind=float, choices=(), feature=None) -> Param:
@@ -150,13 +160,13 @@ def lookup(name: str, where: str = "") -> Param:
     except KeyError:
         close = difflib.get_close_matches(name, PARAMS, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(PARAMS)}"
-        raise InputError(f"{where}{name!r}: unknown parameter; {hint}") from None
+        raise InputError(f"{where}{shown(name)}: unknown parameter; {hint}") from None
 
 
 def parse_override(text: str) -> tuple[str, float | bool | str]:
     """Parse one ``KEY=VALUE`` override, validated against the table."""
     if "=" not in text:
-        raise InputError(f"--set {text!r}: expected KEY=VALUE, e.g. heel_cup_depth_mm=18")
+        raise InputError(f"--set {shown(text)}: expected KEY=VALUE, e.g. heel_cup_depth_mm=18")
     key, _, value = text.partition("=")
     param = lookup(key.strip(), "--set ")
     return param.name, param.coerce(value, "--set ")

@@ -7,6 +7,7 @@ complete and the written meshes have been measured and found as designed.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,10 +20,13 @@ from insolegen.design import InsoleDesign, design_insole
 from insolegen.errors import InsolegenError
 from insolegen.export import AtomicWriter
 from insolegen.foot import Foot
-from insolegen.inspection import measure, read_stl
+from insolegen.formats import parse_stl
+from insolegen.inspection import measure, merge_corners
 from insolegen.measurements import foot_from_measurements
-from insolegen.mesh import Solid, build_insole
+from insolegen.mesh import Solid
 from insolegen.order import Order
+from insolegen.outputs import extra_files, file_kind, making_report, solids_for, stl_file
+from insolegen.printability import check_mesh, material
 from insolegen.profiles import prescribe
 from insolegen.tolerances import TOL
 
@@ -46,6 +50,15 @@ def foot_for(order: Order) -> Foot:
         from insolegen.scan import foot_from_scan  # scans pull in more; load them only if needed
         return foot_from_scan(Path(order.scan), **order.options.get("scan", {}))
     return foot_from_measurements(order.measurements)
+
+
+def sides_for(order: Order, foot: Foot) -> tuple[str, ...]:
+    """The insoles to make: the order's sides, or the scanned foot's side when the order
+    asks for one side and lets the scan decide (``side_from_scan``)."""
+    if (order.side != "both" and foot.side is not None
+            and order.options.get("scan", {}).get("side_from_scan")):
+        return (foot.side,)
+    return order.sides
 
 
 def design_for(order: Order) -> InsoleDesign:
@@ -85,57 +98,113 @@ def _self_check(side: str, measured: dict, checks: dict) -> None:
                              f"as designed: {bad}")
 
 
-def generate(order: Order, out_dir: Path, force: bool = False) -> Result:
-    """Make the order's insoles and write ``<id>_<side>.stl`` and ``<id>.json`` into ``out_dir``."""
+def generate(order: Order, out_dir: Path, force: bool = False, foot: Foot | None = None
+             ) -> Result:
+    """Make the order's insoles and write ``<id>_<side>.stl`` (and the other ``formats``)
+    and ``<id>.json`` into ``out_dir``.
+
+    The files are :func:`render`-ed (built, serialised, read back from their
+    bytes, measured and compared with the design), written under temporary
+    names, read back from disk and compared byte for byte, and only then
+    renamed into place. ``foot`` stands in for the order's own foot (see :func:`render`).
+    """
+    rendered = render(order, foot)
     t0 = time.perf_counter()
-    design = design_for(order)
+    with AtomicWriter(Path(out_dir), force=force) as writer:
+        for name, data in rendered.files.items():
+            tmp = writer.bytes(name, data)
+            if tmp.read_bytes() != data:
+                raise InsolegenError(f"internal error: {name} reads back different from what "
+                                     f"was written")
+        written = writer.commit()
+    timings = {**rendered.timings, "write_s": time.perf_counter() - t0}
+    timings["total_s"] = rendered.timings["total_s"] + timings["write_s"]
+    files = {file_kind(order.order_id, p.name): p for p in written}
+    log.info("%s: wrote %s in %.3f s", order.order_id, ", ".join(p.name for p in written),
+             timings["total_s"])
+    return Result(order.order_id, files, rendered.design, rendered.measured, timings)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An order's files in memory (final file name -> bytes), not yet written anywhere."""
+
+    order_id: str
+    files: dict[str, bytes]
+    design: InsoleDesign
+    measured: dict[str, dict]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _as_read(vectors: np.ndarray, solid: Solid) -> tuple[np.ndarray, np.ndarray]:
+    """The mesh a reader of the file gets, without merging every corner again.
+
+    The file's triangles must be exactly the solid's float32 vertices by its
+    faces, and those vertices pairwise distinct; then merging the file's
+    corners gives back this very topology.
+    """
+    v32 = solid.vertices.astype(np.float32) + np.float32(0.0)
+    if not np.array_equal(vectors, v32[solid.faces]):
+        raise InsolegenError("internal error: STL bytes differ from the solid they encode")
+    merged, _ = merge_corners(v32[:, None, :])
+    if len(merged) != len(v32):
+        raise InsolegenError("internal error: distinct vertices collapse in float32")
+    return v32.astype(np.float64), solid.faces
+
+
+def render(order: Order, foot: Foot | None = None) -> Rendered:
+    """The exact bytes :func:`generate` would write, self-checked, without touching a disk.
+
+    Each mesh is serialised, parsed back from its own bytes, merged, measured,
+    compared with the design and checked for printing (the fast checks of
+    :func:`insolegen.printability.check_mesh`); unless engraved, the left file
+    must be the right one mirrored, corner for corner. The order's
+    ``formats`` add 3MF, OBJ, preview and ticket (:mod:`insolegen.outputs`). Used directly by batch workers that hand
+    their files back to the client (a Dask cluster without shared storage).
+    ``foot`` stands in for the order's own foot, e.g. one read from a copy of
+    the scan on the worker.
+    """
+    t0 = time.perf_counter()
+    design = design_for(order) if foot is None else design_insole(
+        foot, prescribe(order.conditions, order.overrides), order.resolution_mm)
     t1 = time.perf_counter()
-    right = build_insole(design, "right")
-    solids: dict[str, Solid] = {s: (right if s == "right" else right.mirrored())
-                                for s in order.sides}
+    solids, engravings = solids_for(order, design, sides_for(order, design.foot))
     t2 = time.perf_counter()
     landmarks = {k: tuple(v) for k, v in design.landmarks.items()}
+    files: dict[str, bytes] = {}
+    names: dict[str, str] = {}
+    vectors: dict[str, np.ndarray] = {}
     measured: dict[str, dict] = {}
     checks: dict[str, dict] = {}
-    with AtomicWriter(Path(out_dir), force=force) as writer:
-        names = {}
-        for side, solid in solids.items():
-            name = f"{order.order_id}_{side}.stl"
-            header = f"insolegen {__version__} {order.order_id} {side} mm"
-            tmp = writer.stl(name, solid, header)
+    printable: dict[str, dict] = {}
+    for side, solid in solids.items():
+        name = f"{order.order_id}_{side}.stl"
+        data = stl_file(order, side, solid)
+        if "stl" in order.formats:
+            files[name] = data
             names[side] = name
-            vertices, faces = read_stl(tmp)
-            measured[side] = measure(vertices, faces, side, landmarks, design.heel_width_mm)
-            checks[side] = compare(measured[side], design.expected)
-            _self_check(side, measured[side], checks[side])
-        if set(solids) == {"left", "right"}:
-            _check_mirror(writer, names)
-        t3 = time.perf_counter()
-        report = {
-            "insolegen_version": __version__,
-            "order": order.to_json(),
-            "files": names,
-            "design": design.to_json(),
-            "measured": measured,
-            "checks": checks,
-        }
-        writer.json(f"{order.order_id}.json", report)
-        written = writer.commit()
+        vectors[side] = parse_stl(data, name)
+        vertices, faces = _as_read(vectors[side], solid)
+        measured[side] = measure(vertices, faces, side, landmarks, design.heel_width_mm)
+        checks[side] = compare(measured[side], design.expected)
+        _self_check(side, measured[side], checks[side])
+        printable[side] = check_mesh(vertices, faces, material(order.material), thorough=False)
+        if not printable[side]["printable"]:
+            raise InsolegenError(f"internal error: the {side} insole as written is not "
+                                 f"printable: {'; '.join(printable[side]['problems'])}")
+    if set(solids) == {"left", "right"} and not engravings:
+        mirrored = vectors["right"][:, ::-1] * np.array([1, -1, 1], dtype=np.float32)
+        if not np.array_equal(mirrored, vectors["left"]):
+            raise InsolegenError("internal error: the left insole is not the mirror of the right")
+    t3 = time.perf_counter()
+    files.update(extra_files(order, design, solids, engravings, measured, files))
+    t3x = time.perf_counter()
+    report = {"insolegen_version": __version__, "order": order.to_json(), "files": names,
+              "design": design.to_json(), "measured": measured, "checks": checks,
+              "making": making_report(order, measured, printable, engravings, files)}
+    files[f"{order.order_id}.json"] = (json.dumps(report, indent=2, allow_nan=False)
+                                       + "\n").encode("utf-8")
     t4 = time.perf_counter()
-    files = {p.name.removeprefix(order.order_id + "_").removesuffix(".stl")
-             if p.suffix == ".stl" else "report": p for p in written}
-    timings = {"design_s": t1 - t0, "mesh_s": t2 - t1, "write_measure_s": t3 - t2,
-               "report_s": t4 - t3, "total_s": t4 - t0}
-    log.info("%s: wrote %s in %.3f s", order.order_id, ", ".join(p.name for p in written), t4 - t0)
-    return Result(order.order_id, files, design, measured, timings)
-
-
-def _check_mirror(writer: AtomicWriter, names: dict[str, str]) -> None:
-    """The left file must be the right one mirrored in Y, corner for corner."""
-    tmp = {final.name: tmp for tmp, final in writer.pending}
-    raw = {s: np.fromfile(tmp[n], dtype=np.uint8) for s, n in names.items()}
-    from stl.mesh import Mesh
-    vec = {s: np.frombuffer(raw[s][84:].tobytes(), dtype=Mesh.dtype)["vectors"] for s in raw}
-    mirrored = vec["right"][:, ::-1] * np.array([1, -1, 1], dtype=np.float32)
-    if not np.array_equal(mirrored, vec["left"]):
-        raise InsolegenError("internal error: the left insole is not the mirror of the right")
+    timings = {"design_s": t1 - t0, "mesh_s": t2 - t1, "measure_s": t3 - t2,
+               "outputs_s": t3x - t3, "report_s": t4 - t3x, "total_s": t4 - t0}
+    return Rendered(order.order_id, files, design, measured, timings)

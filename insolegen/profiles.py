@@ -9,14 +9,16 @@ per-order overrides are laid on top last.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
+import stat
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from insolegen.errors import InputError, ProfileError
+from insolegen.errors import InputError, ProfileError, shown
 from insolegen.parameters import INSOLE_LENGTHS, PARAMS, lookup
 
 ALIASES = {
@@ -62,6 +64,9 @@ class Prescription:
 
 
 PROFILE_DIR_ENV = "INSOLEGEN_PROFILES"
+TOP_KEYS = ("title", "sources", "parameters")
+MAX_PROFILE_BYTES = 1 << 20   # a profile is a few hundred bytes
+MAX_NAME_CHARS = 64           # condition names; longer ones never touch the file system
 
 
 def _profile_dirs() -> list[Path]:
@@ -89,13 +94,29 @@ def normalise_condition(name: str) -> str:
 
 def load_profile_file(path: Path) -> Profile:
     """Read and validate one profile file; errors name the file and the key."""
+    path = Path(path)
     where = f"profile {path}: "
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        info = path.stat()  # before opening: opening a FIFO would block
+        if not stat.S_ISREG(info.st_mode):
+            raise ProfileError(f"{where}not a regular file")
+        if info.st_size > MAX_PROFILE_BYTES:
+            raise ProfileError(f"{where}{info.st_size} bytes, more than the "
+                               f"{MAX_PROFILE_BYTES} a profile may have")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: Notepad's byte order mark
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{where}TOML syntax error: {exc}") from None
+        last = f"(at line {max(len(text.splitlines()), 1)}, the end of the file)"
+        raise ProfileError(f"{where}TOML syntax error: "
+                           f"{str(exc).replace('(at end of document)', last)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{where}cannot be read: {exc}") from None
+    for key in data:
+        if key not in TOP_KEYS:
+            close = difflib.get_close_matches(key, TOP_KEYS, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ProfileError(f"{where}{key!r}: unknown key; {hint}known: "
+                               f"{', '.join(TOP_KEYS)}")
     params = data.get("parameters")
     if not isinstance(params, dict):
         raise ProfileError(f"{where}missing the [parameters] table")
@@ -121,12 +142,12 @@ def load_profile_file(path: Path) -> Profile:
 def load_profile(name: str) -> Profile:
     """The profile for condition ``name`` (aliases accepted), from the first folder that has it."""
     key = normalise_condition(name)
-    if key.replace("_", "").isalnum() and key.isascii():
+    if key.replace("_", "").isalnum() and key.isascii() and len(key) <= MAX_NAME_CHARS:
         for folder in _profile_dirs():
             path = folder / f"{key}.toml"
             if path.is_file():
                 return _load_cached(path, path.stat().st_mtime_ns)
-    raise ProfileError(f"condition = {name!r}: unknown; known conditions: "
+    raise ProfileError(f"condition = {shown(name)}: unknown; known conditions: "
                        f"{', '.join(available())}")
 
 
@@ -138,10 +159,13 @@ def _load_cached(path: Path, mtime_ns: int) -> Profile:
 def parse_conditions(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Split ``'a,b'`` (or take a list), normalise, drop repeats, keep order."""
     items = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
+    if not items:
+        raise InputError(f"condition = {text!r}: expected one or more of "
+                         f"{', '.join(available())}, separated by commas")
     names: list[str] = []
     for item in items:
         if not isinstance(item, str) or not item.strip():
-            raise InputError(f"condition = {text!r}: expected one or more of "
+            raise InputError(f"condition = {shown(text)}: expected one or more of "
                              f"{', '.join(available())}, separated by commas")
         name = normalise_condition(item)
         load_profile(name)

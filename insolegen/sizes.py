@@ -47,7 +47,10 @@ def parse_shoe_size(text: str) -> tuple[str, float]:
     if not match or match.group(1).lower() not in _ALIASES:
         raise InputError(f"shoe_size = {text!r}: expected {accepted()}")
     system = _ALIASES[match.group(1).lower()]
-    size = parse_number(match.group(2), "shoe_size", accepted())
+    try:
+        size = parse_number(match.group(2), "shoe_size", accepted())
+    except InputError:  # name the whole size, not just its number
+        raise InputError(f"shoe_size = {text!r}: not a number, expected {accepted()}") from None
     low, high = SYSTEMS[system][2:4]
     if not low <= size <= high:
         raise InputError(f"shoe_size = {text!r}: {system} sizes run from {low:g} to {high:g}")
@@ -59,3 +62,13 @@ def foot_length_from_size(text: str) -> float:
     system, size = parse_shoe_size(text)
     slope, offset = SYSTEMS[system][:2]
     return round(slope * size + offset, 2)
+
+
+def size_label(foot_length_mm: float, shoe_size: str | None = None) -> str:
+    """A short size for labels: the shoe size as ordered (``'UK 8'``), else the EU size
+    of the foot length to the nearest half size (``'EU 42'`` for 265 mm)."""
+    if shoe_size:
+        system, size = parse_shoe_size(shoe_size)
+        return f"{system} {size:g}"
+    slope, offset = SYSTEMS["EU"][:2]
+    return f"EU {round((foot_length_mm - offset) / slope * 2) / 2:g}"

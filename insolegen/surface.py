@@ -14,6 +14,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from shapely.geometry import Polygon
 
+from insolegen.contact import contact_height
 from insolegen.outline import resample_ring, width_profile
 
 HEEL_CUP_BAND = 0.26     # heel cup wall width, fraction of heel width
@@ -93,7 +94,9 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.
     heel_w = d.heel_width_mm
     hx, hy = marks["heel_centre"]
     lat, med = plan.borders(x)
-    edge = plan.edge_distance(xy, max(HEEL_CUP_BAND * heel_w, EDGE_BAND_MM))
+    edge = np.full(len(x), np.inf)
+    near_rear = x < 0.62 * L  # every edge band (cup, raises, flange) lies behind this
+    edge[near_rear] = plan.edge_distance(xy[near_rear], max(HEEL_CUP_BAND * heel_w, EDGE_BAND_MM))
 
     z = np.full(len(x), p["base_thickness_mm"] + p["top_cover_thickness_mm"])
     z += p["heel_lift_mm"] * ramp_down(x, 0.25 * L, 0.70 * L)
@@ -108,14 +111,20 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.
 
     band = HEEL_CUP_BAND * heel_w
     cup = np.where(edge < band, (1.0 - edge / band) ** 2, 0.0)
-    z += p["heel_cup_depth_mm"] * cup * ramp_down(x, 0.22 * L, 0.36 * L)
+    heel_zone = ramp_down(x, 0.22 * L, 0.36 * L)
+    cup_wall = p["heel_cup_depth_mm"] * cup * heel_zone
 
     ax, ay = marks["arch_apex"]
     front = min(marks["mth1"][0], marks["mth5"][0]) - 5.0
     rise = np.sin(0.5 * np.pi * np.clip((x - 0.22 * L) / (ax - 0.22 * L), 0, 1)) ** 2
     fall = np.cos(0.5 * np.pi * np.clip((x - ax) / (front - ax), 0, 1)) ** 2
     along = np.where(x <= ax, rise, fall)
-    z += d.arch_support_height_mm * along * smoothstep(plan.across(x, y) / 0.7)
+    arch_across = smoothstep(plan.across(x, y) / 0.7)
+    if d.foot.plantar is None:
+        z += cup_wall
+    else:  # a scanned foot: total contact, the cup formed on the heel (insolegen.contact)
+        z += contact_height(d, xy, cup_wall, along * arch_across, heel_zone)
+    z += d.arch_support_height_mm * along * arch_across
 
     rim = np.where(edge < EDGE_BAND_MM, (1.0 - edge / EDGE_BAND_MM) ** 2, 0.0)
     half_heel = heel_w / 2.0

@@ -1,0 +1,1 @@
+"""Sample foot scans shipped with insolegen (see README.md here for sources and licences)."""
