@@ -130,7 +130,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         logging.getLogger("insolegen.batch").setLevel(logging.INFO)
     result = run_batch(Path(args.orders), Path(args.out), workers=args.workers,
                        scheduler=args.scheduler, retry_failed=args.retry_failed,
-                       dry_run=args.dry_run, progress=tty)
+                       dry_run=args.dry_run, progress=tty,
+                       scan_root=Path(args.scan_root) if args.scan_root else None)
     print(result.summary())
     return result.exit_code
 
@@ -220,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also retry orders that failed before with the same input")
     b.add_argument("--dry-run", action="store_true",
                    help="validate and plan only; write nothing")
+    b.add_argument("--scan-root", metavar="DIR",
+                   help="refuse scans outside DIR (symlinks resolved); for untrusted orders")
     b.set_defaults(func=cmd_batch)
     return parser
 
@@ -269,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     except _Terminated:
         sys.stderr.write("insolegen: terminated\n")
         return 128 + signal.SIGTERM
+    except BrokenPipeError:  # the reader went away (`| head`): quietly, as SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except Exception as exc:  # a bug: one line unless --debug
         if args.debug:
             raise

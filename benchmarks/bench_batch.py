@@ -4,8 +4,11 @@
 
 Prints insoles per second for each worker count (wall time of the whole
 ``run_batch`` call: validation, pool start-up, making, writing, manifest) and
-the speed-up over the first count. Targets (issue 3): over 15 insoles/s with
-2 workers, and 2 workers at least 1.6x faster than 1.
+the speed-up over the first count, and the CPU each order costs in a worker
+and in the parent, with the throughput that CPU cost allows on idle cores (the
+wall-clock figures are only meaningful on an otherwise idle machine).
+Targets (issue 3): over 15 insoles/s with 2 workers, and 2 workers at least
+1.6x faster than 1.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import csv
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from insolegen.batch import run_batch
@@ -48,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         orders = Path(tmp) / "orders.csv"
         write_orders(orders, args.orders, args.resolution_mm)
         for workers in args.workers:
+            parent0 = time.process_time()
             result = run_batch(orders, Path(tmp) / f"out{workers}", workers=workers)
+            parent_s = (time.process_time() - parent0) / args.orders
             if result.exit_code:
                 print(result.summary())
                 return 1
@@ -60,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"workers {workers}: {result.insoles_made} insoles in {result.elapsed_s:.1f} s "
                   f"= {result.insoles_per_s:.1f} insoles/s; per order (median): compute "
                   f"{compute[median]:.3f} s wall, {cpu[median]:.3f} s CPU; write "
-                  f"{write[median]:.3f} s")
+                  f"{write[median]:.3f} s; parent CPU {parent_s:.3f} s")
+            worker_s = sum(cpu) / len(cpu)
+            cores = os.cpu_count() or 1
+            bound = 2 * min(cores / (worker_s + parent_s), min(workers, cores) / worker_s)
+            print(f"  CPU-bound ceiling on idle cores: {bound:.1f} insoles/s")
     first = args.workers[0]
     for workers in args.workers[1:]:
         print(f"speed-up {workers} vs {first} workers: {rates[workers] / rates[first]:.2f}x")

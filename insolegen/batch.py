@@ -317,15 +317,25 @@ def fingerprint(order: Order, scan_sha256: str | None, parameters: Mapping) -> s
     return "sha256:" + hashlib.sha256(_canonical(blob)).hexdigest()
 
 
-def validate(rows: Iterable[Row], base_dir: Path | None,
-             source: str = "orders") -> tuple[list[Job], list[OrderResult]]:
+def _check_scan_root(order: Order, raw: object, scan_root: Path) -> None:
+    real = Path(os.path.realpath(order.scan))
+    if not real.is_relative_to(scan_root):
+        raise InputError(f"scan = {shown(raw)}: outside the scan root '{scan_root}' (it is "
+                         f"{shown(str(real))}); only scans under the root are read")
+
+
+def validate(rows: Iterable[Row], base_dir: Path | None, source: str = "orders",
+             scan_root: Path | None = None) -> tuple[list[Job], list[OrderResult]]:
     """Check every row; return the jobs to make and a failed result per invalid row.
 
     Ids are compared without regard to case (``A1`` and ``a1`` would share a
     folder on a case-insensitive disk); a repeated id is an error for every
-    row after the first.
+    row after the first. With ``scan_root``, a scan whose real path (symlinks
+    resolved) is outside it is refused.
     """
     from insolegen.profiles import prescribe
+
+    root = Path(os.path.realpath(scan_root)) if scan_root is not None else None
 
     jobs: list[Job] = []
     failures: list[OrderResult] = []
@@ -347,6 +357,8 @@ def validate(rows: Iterable[Row], base_dir: Path | None,
             order = order_from_mapping(row.fields, base_dir)
             scan_sha = None
             if order.scan is not None:
+                if root is not None:
+                    _check_scan_root(order, row.fields.get("scan"), root)
                 if order.scan not in scan_hashes:
                     try:
                         scan_hashes[order.scan] = _sha256_file(Path(order.scan))
@@ -1053,7 +1065,8 @@ def _backend(workers: int | None, client, n_jobs: int) -> tuple[Backend, str]:
 def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
               workers: int | None = None, scheduler: str | None = None,
               retry_failed: bool = False, dry_run: bool = False,
-              base_dir: Path | None = None, progress: bool = False,
+              base_dir: Path | None = None, scan_root: Path | None = None,
+              progress: bool = False,
               on_result: Callable[[OrderResult], None] | None = None) -> BatchResult:
     """Make every order into ``out_dir/<order_id>/`` and record it in ``out_dir/manifest.jsonl``.
 
@@ -1074,6 +1087,9 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
     base_dir
         Folder that relative scan paths resolve against (default: the orders
         file's folder, or the working folder for mappings).
+    scan_root
+        If given, scans whose real path is outside this folder are refused
+        (orders from an untrusted source must not read any file they name).
     progress
         A progress bar on stderr (rich) instead of a log line per order.
     on_result
@@ -1086,7 +1102,7 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
     t0 = time.perf_counter()
     _check_backend(workers, scheduler)
     rows, base, source = _rows(orders, base_dir)
-    jobs, invalid = validate(rows, base, source)
+    jobs, invalid = validate(rows, base, source, scan_root)
     out_dir = Path(out_dir)
     if invalid:
         log.warning("%s: %d of %d orders invalid", source, len(invalid), len(rows))

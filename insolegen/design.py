@@ -23,6 +23,7 @@ from insolegen.profiles import Prescription
 from insolegen.surface import Plan, top_height
 
 DEFAULT_RESOLUTION_MM = 1.0
+RECESS_MAX_FRACTION = 0.35  # widest heel recess, of the heel width
 RESOLUTION_RANGE_MM = (0.3, 5.0)
 
 
@@ -235,6 +236,12 @@ def design_insole(foot: Foot, prescription: Prescription,
     outline = insole_outline(foot.outline, foot.foot_length_mm, p["insole_length"],
                              p["toe_allowance_mm"])
     notes: list[str] = []
+    widest = round(RECESS_MAX_FRACTION * foot.heel_width_mm, 2)
+    if p["heel_spur_relief"] and p["heel_recess_diameter_mm"] > widest:
+        notes.append(f"heel_recess_diameter_mm reduced from {p['heel_recess_diameter_mm']:g} "
+                     f"to {widest:g} mm: at most {RECESS_MAX_FRACTION:g} of the "
+                     f"{foot.heel_width_mm:g} mm heel, so the heel seat around it still bears")
+        p["heel_recess_diameter_mm"] = widest
     draft = InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
                          resolution_mm, 0.0, ())
     support = float(p["arch_support_height_mm"])

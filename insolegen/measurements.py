@@ -29,8 +29,9 @@ RANGES = {
     "arch_height_mm": (10.0, 80.0),
 }
 RATIO_RANGES = {  # (numerator, denominator): (low, high)
-    ("ball_width_mm", "foot_length_mm"): (0.28, 0.50),
-    ("heel_width_mm", "ball_width_mm"): (0.45, 1.0),
+    ("ball_width_mm", "foot_length_mm"): (0.28, 0.48),
+    ("heel_width_mm", "ball_width_mm"): (0.45, 0.95),
+    ("heel_width_mm", "foot_length_mm"): (0.17, 0.40),
     ("arch_height_mm", "foot_length_mm"): (0.05, 0.30),
 }
 SIDES = ("left", "right")
@@ -68,6 +69,10 @@ def foot_from_measurements(m: Measurements) -> Foot:
                          "(e.g. foot_length_mm = 265 or shoe_size = 'EU 42')")
     if m.shoe_size is not None:
         length = foot_length_from_size(m.shoe_size)
+        low, high = RANGES["foot_length_mm"]
+        if not low <= length <= high:
+            raise InputError(f"shoe_size = {m.shoe_size!r}: a {length:g} mm foot, outside the "
+                             f"{low:g}-{high:g} mm insolegen makes insoles for")
         sources["foot_length_mm"] = f"shoe size {m.shoe_size}"
     else:
         length = _checked("foot_length_mm", m.foot_length_mm)

@@ -68,7 +68,12 @@ def foot_outline(length_mm: float, ball_width_mm: float, heel_width_mm: float,
         pts.append((x, a * heel_width_mm + b * ball_width_mm))
     xy = _catmull_rom_closed(np.array(pts, dtype=float), samples)
     xy = _fit_extents(xy, length_mm, ball_width_mm, heel_width_mm)
-    return shapely.make_valid(Polygon(xy)).buffer(0)
+    polygon = shapely.make_valid(Polygon(xy)).buffer(0)
+    if polygon.geom_type != "Polygon" or not Polygon(xy).is_valid:
+        from insolegen.errors import InputError
+        raise InputError(f"ball_width_mm = {ball_width_mm:g}, heel_width_mm = {heel_width_mm:g}: "
+                         f"no foot outline for a {length_mm:g} mm foot with these widths")
+    return polygon
 
 
 def _catmull_rom_closed(ctrl: np.ndarray, samples: int) -> np.ndarray:
@@ -167,8 +172,9 @@ def resample_ring(polygon: Polygon, spacing_mm: float) -> np.ndarray:
     (n, 2) float
         Open ring (first point not repeated), starting at the rearmost point.
     """
-    pts = resample_closed(_ring_coords(polygon), spacing_mm)
-    return np.roll(pts, -int(np.argmin(pts[:, 0])), axis=0)
+    coords = _ring_coords(polygon)[:-1]
+    coords = np.roll(coords, -int(np.argmin(coords[:, 0])), axis=0)  # the heel stays a vertex
+    return resample_closed(np.vstack([coords, coords[:1]]), spacing_mm)
 
 
 def width_profile(polygon: Polygon, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -67,8 +67,14 @@ def design_for(order: Order) -> InsoleDesign:
                          order.resolution_mm)
 
 
-def compare(measured: dict, expected: dict) -> dict[str, dict]:
-    """Per feature: expected, measured, tolerance and whether it holds."""
+def compare(measured: dict, expected: dict, resolution_mm: float = 1.0) -> dict[str, dict]:
+    """Per feature: expected, measured, tolerance and whether it holds.
+
+    Heights are read off a mesh by linear interpolation, so their tolerances
+    (:data:`insolegen.tolerances.TOL`, stated for plan edges up to 2 mm)
+    grow in proportion to coarser edges.
+    """
+    k = max(1.0, resolution_mm / 2.0)
     tol = {"insole_length_mm": ("length_mm", TOL.length_mm),
            "heel_seat_height_mm": ("heel_seat_height_mm", TOL.heel_seat_height_mm),
            "heel_cup_depth_mm": ("heel_cup_depth_mm", TOL.heel_cup_depth_mm),
@@ -77,6 +83,7 @@ def compare(measured: dict, expected: dict) -> dict[str, dict]:
            "arch_peak_height_mm": ("arch_peak_height_mm", TOL.arch_height_mm)}
     out = {}
     for key, (mkey, t) in tol.items():
+        t = t if key == "insole_length_mm" else round(t * k, 3)
         diff = measured[mkey] - expected[key]
         out[key] = {"expected": expected[key], "measured": measured[mkey], "tolerance": t,
                     "ok": bool(abs(diff) <= t)}
@@ -186,7 +193,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
         vectors[side] = parse_stl(data, name)
         vertices, faces = _as_read(vectors[side], solid)
         measured[side] = measure(vertices, faces, side, landmarks, design.heel_width_mm)
-        checks[side] = compare(measured[side], design.expected)
+        checks[side] = compare(measured[side], design.expected, design.resolution_mm)
         _self_check(side, measured[side], checks[side])
         printable[side] = check_mesh(vertices, faces, material(order.material), thorough=False)
         if not printable[side]["printable"]:

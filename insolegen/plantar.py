@@ -26,20 +26,21 @@ from shapely.geometry.polygon import orient
 
 from insolegen.errors import ScanError
 
-MAX_SUBDIVISIONS = 64  # per triangle edge; bounds the samples a huge triangle makes
+SAMPLE_BUDGET = 600_000  # points added on long faces, at most (a foot needs ~150k)
 CHUNK = 1 << 18        # faces per step: temporaries stay small and cached
 # Telling a cell seen through a hole in the sole (see_through), mm.
 SEE_THROUGH_WINDOW_MM = 14.0
 SEE_THROUGH_STEP_MM = 15.0      # the foot is thicker than this nearly everywhere
 SEE_THROUGH_THIN_STEP_MM = 5.0
 THIN_LAYER_MM = 3.0
+THIN_HIGH_MM = 12.0             # a thin layer this high is a dorsum over a missing sole
 OUTLINE_CLOSE_MM = 6.0   # closes the gaps between toes in an insole outline
 OUTLINE_OPEN_MM = 2.0    # rounds off spikes
 
 
 def surface_samples(vertices: np.ndarray, faces: np.ndarray | None, spacing_mm: float
                     ) -> np.ndarray:
-    """Points on the surface no farther apart than about ``spacing_mm``.
+    """Points on the surface, about ``spacing_mm`` apart or closer.
 
     Parameters
     ----------
@@ -50,8 +51,12 @@ def surface_samples(vertices: np.ndarray, faces: np.ndarray | None, spacing_mm: 
     Returns
     -------
     (k, 3) float
-        The vertices, plus a barycentric grid on every face with an edge
-        longer than ``spacing_mm``.
+        The vertices; and on every face with an edge longer than
+        ``spacing_mm``, points along its edges every ``spacing_mm`` and
+        inside it two per ``spacing_mm`` squared, spread at random (seeded,
+        so the same file gives the same points) in proportion to its area:
+        long thin faces get points along their length, not a grid of
+        thousands.
     """
     if faces is None or len(faces) == 0:
         return vertices
@@ -66,16 +71,34 @@ def surface_samples(vertices: np.ndarray, faces: np.ndarray | None, spacing_mm: 
     if len(long) == 0:
         return vertices
     tri = vertices[faces[long]]
-    edge = np.linalg.norm(tri - tri[:, [1, 2, 0]], axis=2).max(axis=1)
-    n = np.minimum(np.ceil(edge / spacing_mm).astype(np.int64), MAX_SUBDIVISIONS)
-    out = [vertices]
-    for k in np.unique(n[n > 1]):  # a few distinct subdivision levels, each vectorised
-        i, j = np.meshgrid(np.arange(k + 1), np.arange(k + 1), indexing="ij")
-        corner = ((i == 0) & (j == 0)) | ((i == k) & (j == 0)) | ((i == 0) & (j == k))
-        inner = (i + j <= k) & ~corner
-        bary = np.column_stack([i[inner], j[inner], k - i[inner] - j[inner]]) / k
-        out.append(np.einsum("pb,tbc->tpc", bary, tri[n == k]).reshape(-1, 3))
-    return np.concatenate(out)
+    rng = np.random.default_rng(0)
+    start_pt = tri.reshape(-1, 3)
+    delta = tri[:, [1, 2, 0]].reshape(-1, 3) - start_pt
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    n_edge = np.ceil(np.linalg.norm(delta, axis=1) / spacing_mm)
+    n_inside = np.ceil(2.0 * area / spacing_mm ** 2)
+    total = n_edge.sum() + n_inside.sum()
+    if total > SAMPLE_BUDGET:  # huge faces (a floor plate, or junk): thinner, not unbounded
+        n_edge, n_inside = n_edge * SAMPLE_BUDGET / total, n_inside * SAMPLE_BUDGET / total
+    n_edge = np.maximum(np.ceil(n_edge), 1).astype(np.int64)
+    n_inside = np.ceil(n_inside).astype(np.int64)
+
+    # Along the edges, evenly.
+    edge = np.repeat(np.arange(len(n_edge)), n_edge)
+    step = np.arange(len(edge)) - np.repeat(np.cumsum(n_edge) - n_edge, n_edge)
+    along = start_pt[edge] + delta[edge] * (step / n_edge[edge])[:, None]
+
+    # Inside, at random in proportion to the area (in chunks: small temporaries).
+    faces_of = np.repeat(np.arange(len(tri)), n_inside)
+    inside = []
+    for start in range(0, len(faces_of), CHUNK // 2):
+        face = faces_of[start:start + CHUNK // 2]
+        u, v = rng.random(len(face)), rng.random(len(face))
+        flip = u + v > 1.0
+        u[flip], v[flip] = 1.0 - u[flip], 1.0 - v[flip]
+        a = tri[face, 0]
+        inside.append(a + u[:, None] * (tri[face, 1] - a) + v[:, None] * (tri[face, 2] - a))
+    return np.concatenate([vertices, along, *inside])
 
 
 def lowest_grid(points: np.ndarray, step_mm: float, bounds: tuple[float, float, float, float]
@@ -121,8 +144,10 @@ def see_through(low: np.ndarray, high: np.ndarray, step_mm: float) -> np.ndarray
     its lowest point is more than :data:`SEE_THROUGH_STEP_MM` above the
     neighbourhood's median, or more than :data:`SEE_THROUGH_THIN_STEP_MM`
     above it while the cell holds a single thin layer of surface (no sole
-    below the dorsum). A steep wall at the foot's border holds a tall layer
-    and a modest step, and stays.
+    below the dorsum). A thin layer higher than :data:`THIN_HIGH_MM` is a
+    dorsum over a missing sole whatever its neighbours (a large hole: the sole
+    a floor took with it). A steep wall at the foot's border holds a tall
+    layer and a modest step, and stays.
     """
     half = max(int(round(SEE_THROUGH_WINDOW_MM / step_mm / 2)), 1)
     padded = np.pad(low, half, constant_values=np.nan)
@@ -136,7 +161,8 @@ def see_through(low: np.ndarray, high: np.ndarray, step_mm: float) -> np.ndarray
             median = np.nanmedian(window, axis=0)
         step = low - median
         thin = (high - low) < THIN_LAYER_MM
-        return (step > SEE_THROUGH_STEP_MM) | (thin & (step > SEE_THROUGH_THIN_STEP_MM))
+        return ((step > SEE_THROUGH_STEP_MM) | (thin & (step > SEE_THROUGH_THIN_STEP_MM))
+                | (thin & (low > THIN_HIGH_MM)))
 
 
 def fill_holes(z: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from insolegen.errors import ScanError
-from insolegen.foot import Foot
+from insolegen.foot import LANDMARK_NAMES, Foot
 from insolegen.scan_align import FootScan, align_scan
 from insolegen.scan_clean import clean_scan
 from insolegen.scan_load import read_scan
@@ -130,9 +130,7 @@ def check_side(detected: str, side: str | None, side_from_scan: bool) -> None:
 def foot_from_result(result: ScanResult) -> Foot:
     """The :class:`Foot` of a processed scan, plantar surface and outline from the scan."""
     scan, m = result.scan, result.measurements
-    marks = {k: (v[0], v[1]) for k, v in m.landmarks.items()
-             if k in ("heel_centre", "arch_apex", "mth1", "mth2", "mth3", "mth4", "mth5",
-                      "met5_base")}
+    marks = {k: (m.landmarks[k][0], m.landmarks[k][1]) for k in LANDMARK_NAMES}
     source = f"scan ({scan.report['file']})"
     summary = scan_summary(result)
     return Foot(

@@ -257,7 +257,7 @@ def align_scan(clean: CleanScan) -> FootScan:
     rep = voxel_representatives(points, SAMPLE_VOXEL_MM)
     up, _, report = find_sole(rep)
     rot = _frame(up, rep)
-    ground = float(dot(rep, up).min())
+    ground = float(dot(points, up).min())  # the lowest point of all touches z = 0
 
     # Above the ankle: drop, and set the foot down again on what is left.
     length = float(np.ptp(dot(rep, rot[0])))
@@ -269,7 +269,7 @@ def align_scan(clean: CleanScan) -> FootScan:
         hull = _hull(rep)
         up = -hull.equations[_settle(hull, rep.mean(axis=0), up), :3]
         rot = _frame(up, rep)
-        ground = float(dot(rep, up).min())
+        ground = float(dot(points, up).min())
     origin = up * ground
     local = dot(points - origin, rot)
     length = float(np.ptp(local[:, 0]))

@@ -6,8 +6,10 @@
   holds many points, has the rest of the scan on one side, and reaches out
   beyond the foot's own shadow on it; a flat sole or the flat cut at the
   ankle lies within that shadow and is kept. The floor's points and
-  everything behind it go; on a mesh, faces that look down at the floor
-  (the sole resting on it) stay.
+  everything behind it go; the sole resting on the floor stays: on a mesh,
+  the faces on the plane that face the other way from the floor's own; in a
+  point cloud, the points on the plane within the footprint of what stands
+  just above it (a floor seen under the arch cannot be told from a sole).
 - **Pieces**: points are binned into :data:`CLUSTER_VOXEL_MM` voxels; voxels
   touching (26-neighbours) form pieces; the largest piece is the foot and the
   rest (stray points, scanner debris) is dropped. A second piece at least half
@@ -33,7 +35,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull, QhullError
 
 from insolegen.errors import ScanError
-from insolegen.plantar import surface_samples
+from insolegen.plantar import footprint, surface_samples
 from insolegen.points import dot
 from insolegen.scan_load import UNITS, RawScan, detect_units, parse_units
 
@@ -42,6 +44,7 @@ log = logging.getLogger("insolegen")
 CLUSTER_VOXEL_MM = 4.0
 SECOND_PIECE_LIMIT = 0.5          # a second piece this big (of the largest) is refused
 FLOOR_TOLERANCE_MM = 2.0          # RANSAC inlier distance
+FLOOR_SHADOW_HEIGHT_MM = 40.0     # a point cloud's sole on the floor lies in the shadow of this
 FLOOR_MIN_FRACTION = 0.04         # of the points, for a plane to be a floor candidate
 FLOOR_BEYOND_FRACTION = 0.15      # floor area outside the foot's shadow, of the shadow's area
 RANSAC_PLANES = 300
@@ -231,8 +234,20 @@ def clean_scan(raw: RawScan, units: str | None = None) -> CleanScan:
     if floor is not None:
         vertices = raw.vertices * scale
         dist = dot(vertices, floor.normal) - floor.offset
+        kept_faces = None
         if faces is None:
-            keep = dist >= FLOOR_TOLERANCE_MM
+            # No faces to tell the sole from the floor by: points on the plane within the
+            # foot's own footprint (the shadow of what stands just above the floor) are
+            # the sole resting on it; on the plane elsewhere they are floor.
+            above = dist >= FLOOR_TOLERANCE_MM
+            low = above & (dist < FLOOR_SHADOW_HEIGHT_MM)
+            if low.sum() < 3:
+                raise ScanError("scan: nothing stands on the floor plane: not a foot")
+            shadow = footprint(dot(vertices[low], floor.basis)).buffer(-1.0)
+            uv = dot(vertices, floor.basis)
+            sole = ~above & (dist > -FLOOR_TOLERANCE_MM) \
+                & shapely.contains_xy(shadow, uv[:, 0], uv[:, 1])
+            keep = above | sole
         else:
             # A face on the plane is floor if it lies outside the foot's shadow, or faces
             # the way the floor outside does: the sole resting on a floor that faces up
@@ -244,15 +259,15 @@ def clean_scan(raw: RawScan, units: str | None = None) -> CleanScan:
             outside = floor.outside_shadow(tri.mean(axis=1))
             way = np.sign(np.median(facing[on_plane & outside])) if (on_plane & outside).any() \
                 else 1.0
-            drop = (on_plane & (outside | (facing * way >= 0))) | behind
+            kept_faces = faces[~((on_plane & (outside | (facing * way >= 0))) | behind)]
             keep = np.zeros(len(vertices), bool)
-            keep[faces[~drop].ravel()] = True
+            keep[kept_faces.ravel()] = True
         if not keep.any():
             raise ScanError("scan: nothing left after removing the floor plane")
         report["floor_removed"] = {"normal": [round(float(c), 4) for c in floor.normal],
                                    "points_dropped": int((~keep).sum())}
         log.info("scan: floor plane found, %d points dropped", int((~keep).sum()))
-        points = surface_points(*subset(vertices, faces, keep), 1.0)
+        points = surface_points(*subset(vertices, kept_faces, keep), 1.0)
         del vertices
     else:
         report["floor_removed"] = None

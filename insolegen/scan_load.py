@@ -111,16 +111,13 @@ def detect_units(vertices: np.ndarray) -> tuple[str, float]:
 
 
 def _binary_stl_count(head: bytes, size: int, path: Path) -> int | None:
-    """Triangle count of a binary STL, checked against the file size; None if ASCII."""
+    """Triangle count of a binary STL, checked against the file size and
+    :data:`MAX_ELEMENTS` before anything is read; ``None`` for an ASCII STL."""
     count = struct.unpack("<I", head[80:84])[0] if len(head) >= 84 else None
-    if count is not None and size == 84 + 50 * count:
-        if count > MAX_ELEMENTS:  # before reading: header and size may agree on a huge file
-            raise ScanError(f"scan = '{path}': binary STL of {count} triangles; accepted: "
-                            f"at most {MAX_ELEMENTS}")
-        return count
+    exact = count is not None and size == 84 + 50 * count
     text = head[:1024].lstrip()
-    if text[:5].lower() == b"solid" and (b"facet" in text or b"endsolid" in text
-                                         or len(text) < 1024):
+    if not exact and text[:5].lower() == b"solid" and (b"facet" in text or b"endsolid" in text
+                                                       or len(text) < 1024):
         return None
     if count is None:
         raise ScanError(f"scan = '{path}': {size} bytes, too short for a binary STL "
@@ -132,8 +129,9 @@ def _binary_stl_count(head: bytes, size: int, path: Path) -> int | None:
     if held < count:
         raise ScanError(f"scan = '{path}': binary STL header claims {count} triangles but "
                         f"the file holds {held} ({size} bytes; truncated?)")
-    log.warning("scan %s: %d bytes after the %d triangles the header counts; ignored",
-                path.name, size - 84 - 50 * count, count)
+    if not exact:
+        log.warning("scan %s: %d bytes after the %d triangles the header counts; ignored",
+                    path.name, size - 84 - 50 * count, count)
     return count
 
 
@@ -156,8 +154,9 @@ def _parse(data: bytes, file_type: str, path: Path):
     try:
         loaded = trimesh.load(io.BytesIO(data), file_type=file_type, process=False)
     except Exception as exc:  # trimesh raises many kinds on malformed files
+        reason = " ".join(str(exc).split())[:120]  # one line, whatever trimesh says
         raise ScanError(f"scan = '{path}': not a readable {file_type.upper()} file "
-                        f"({type(exc).__name__}: {str(exc)[:120]})") from None
+                        f"({type(exc).__name__}: {reason})") from None
     if isinstance(loaded, trimesh.Scene):
         geometry = [g for g in loaded.dump() if hasattr(g, "vertices")] if loaded.geometry else []
         if not geometry:

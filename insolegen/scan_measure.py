@@ -35,7 +35,6 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from shapely.geometry import Polygon
-from shapely.geometry.polygon import orient
 
 from insolegen.errors import ScanError
 from insolegen.foot import ARCH_APEX_U, MET5_BASE_FRAC, MTH_FRACS, PlantarSurface
@@ -176,8 +175,9 @@ def _plantar(scan: FootScan) -> tuple[PlantarSurface, float]:
     """The sole's height map over the footprint, holes filled; and the fraction filled."""
     s = PLANTAR_STEP_MM
     x0, y0, x1, y1 = scan.footprint.bounds
-    bounds = (np.floor((x0 - PLANTAR_MARGIN_MM) / s) * s, np.floor((y0 - PLANTAR_MARGIN_MM) / s) * s,
-              np.ceil((x1 + PLANTAR_MARGIN_MM) / s) * s, np.ceil((y1 + PLANTAR_MARGIN_MM) / s) * s)
+    m = PLANTAR_MARGIN_MM
+    bounds = (np.floor((x0 - m) / s) * s, np.floor((y0 - m) / s) * s,
+              np.ceil((x1 + m) / s) * s, np.ceil((y1 + m) / s) * s)
     grid = lowest_grid(scan.points, s, bounds)
     xs = bounds[0] + s * np.arange(grid.shape[1])
     ys = bounds[1] + s * np.arange(grid.shape[0])

@@ -24,7 +24,7 @@ _UK_OFFSET = 25.0 * _INCH / 3.0 - 2.0 * _INCH / 3.0
 # system: (slope, offset, smallest size, largest size, aliases)
 SYSTEMS: dict[str, tuple[float, float, float, float, tuple[str, ...]]] = {
     "Mondopoint": (1.0, 0.0, 150.0, 350.0, ("mondo", "mondopoint", "mp")),
-    "EU": (20.0 / 3.0, -15.0, 25.0, 55.0, ("eu", "eur", "fr")),
+    "EU": (20.0 / 3.0, -15.0, 25.0, 54.0, ("eu", "eur", "fr")),
     "UK": (_UK_SLOPE, _UK_OFFSET, 0.0, 16.0, ("uk",)),
     "US-M": (_UK_SLOPE, _UK_OFFSET - _UK_SLOPE, 1.0, 17.0, ("us-m", "usm", "us-men", "us")),
     "US-W": (_UK_SLOPE, _UK_OFFSET - 2.5 * _UK_SLOPE, 2.5, 18.5, ("us-w", "usw", "us-women")),

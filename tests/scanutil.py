@@ -72,7 +72,8 @@ def with_floor(mesh: trimesh.Trimesh, up: int, unit_mm: float, gap_mm: float = 0
     plate[:, b] = centre[b] + 0.6 * size * gb.ravel()
     plate[:, up] = lo[up] - gap_mm / unit_mm
     faces = Delaunay(plate[:, [a, b]]).simplices
-    normals = np.cross(plate[faces[:, 1]] - plate[faces[:, 0]], plate[faces[:, 2]] - plate[faces[:, 0]])
+    corners = plate[faces]
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     faces = np.where((normals[:, up] < 0)[:, None], faces[:, ::-1], faces)
     return trimesh.util.concatenate([mesh, trimesh.Trimesh(plate, faces, process=False)])
 

@@ -397,3 +397,23 @@ def test_input_failures_are_not_retried_unless_asked_and_a_fixed_scan_is(tmp_pat
     fixed = run_batch(orders, tmp_path / "out", workers=0).orders[0]
     assert fixed.status == "done", fixed.error
     assert_order_valid(tmp_path / "out", fixed.to_json())
+
+
+def test_scan_root_refuses_scans_outside_it_even_through_symlinks(tmp_path):
+    from conftest import ROOT
+    root = tmp_path / "scans"
+    root.mkdir()
+    inside = root / "foot.stl"
+    inside.write_bytes((ROOT / "scans" / "dupontgu_left_m.stl").read_bytes())
+    (root / "link.stl").symlink_to(ROOT / "scans" / "dupontgu_left_m.stl")
+    rows = [{"order_id": f"S{i}", "side": "left", "conditions": "neutral", "scan": scan}
+            for i, scan in enumerate(["foot.stl", "link.stl", "../scans/../scans/foot.stl",
+                                      str(ROOT / "scans" / "dupontgu_left_m.stl")])]
+    from insolegen.batch import Row
+    jobs, failed = validate([Row(i + 1, r) for i, r in enumerate(rows)], root, scan_root=root)
+    assert [j.order.order_id for j in jobs] == ["S0", "S2"]
+    assert [(f.order_id, f.reason) for f in failed] == [("S1", "invalid scan"),
+                                                        ("S3", "invalid scan")]
+    assert "outside the scan root" in failed[0].error
+    jobs, failed = validate([Row(i + 1, r) for i, r in enumerate(rows)], root)
+    assert len(jobs) == 4 and not failed

@@ -66,7 +66,8 @@ def contact_points(foot) -> dict[str, np.ndarray]:
     length = foot.foot_length_mm
     hx, hy = foot.landmarks["heel_centre"]
     angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)
-    heel = np.vstack([[hx, hy], np.column_stack([hx + 8 * np.cos(angles), hy + 8 * np.sin(angles)])])
+    ring = np.column_stack([hx + 8 * np.cos(angles), hy + 8 * np.sin(angles)])
+    heel = np.vstack([[hx, hy], ring])
     from insolegen.outline import width_profile
     def band(x0, x1, u0, u1):
         xs = np.linspace(x0 * length, x1 * length, 8)
@@ -126,7 +127,8 @@ def test_corrections_are_added_on_top_of_the_sole(tmp_path):
                       side="right")
     posted = make_pair(tmp_path / "flat", scan=str(SCANS / name), conditions="flat_feet",
                        side="right")
-    tilt = posted.measured["right"]["rearfoot_tilt_deg"] - plain.measured["right"]["rearfoot_tilt_deg"]
+    tilt = (posted.measured["right"]["rearfoot_tilt_deg"]
+            - plain.measured["right"]["rearfoot_tilt_deg"])
     assert tilt == pytest.approx(4.0, abs=0.6), "flat_feet's 4 degree medial post"
     assert posted.measured["right"]["heel_cup_depth_mm"] == pytest.approx(18.0, abs=1.0)
     assert plain.measured["right"]["heel_cup_depth_mm"] == pytest.approx(13.0, abs=1.0)

@@ -86,7 +86,8 @@ def test_foot_from_a_scan_round_trips_through_json(sample):
     assert again.to_json() == foot.to_json()
     assert again.plantar.heights(np.array([[50.0, 0.0]])) == pytest.approx(
         foot.plantar.heights(np.array([[50.0, 0.0]])))
-    assert again.plantar_arch_height_mm == foot.plantar_arch_height_mm == result.measurements.arch_height_mm
+    assert again.plantar_arch_height_mm == foot.plantar_arch_height_mm \
+        == result.measurements.arch_height_mm
 
 
 def test_cli_measure_prints_the_json_keys():

@@ -133,14 +133,6 @@ def test_bad_lines_fail_alone(cli, tmp_path):
 # ---------------------------------------------------------------- scans outside the root
 
 
-def _batch_has(option: str) -> bool:
-    proc = subprocess.run([*cli_command(), "batch", "--help"], capture_output=True, text=True,
-                          timeout=30)
-    return option in proc.stdout
-
-
-@pytest.mark.xfail(not _batch_has("--scan-root"), strict=True,
-                   reason="missing guard: insolegen batch --scan-root (issue 3)")
 def test_scan_paths_outside_the_scan_root_are_refused(tmp_path):
     root, elsewhere = tmp_path / "scans", tmp_path / "private"
     root.mkdir()

@@ -26,8 +26,8 @@ from insolegen.export import AtomicWriter
 from insolegen.order import order_from_mapping
 from insolegen.pipeline import generate
 
-from ._util import (ROOT, TMP_MARK, assert_clean_error, enospc, listing, run_cli,
-                    temp_leftovers)
+from ._util import (ROOT, TMP_MARK, assert_clean_error, cli_command, enospc, listing,
+                    run_cli, temp_leftovers)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -449,3 +449,14 @@ def test_a_crash_between_renames_never_leaves_a_report_with_the_wrong_files(tmp_
     for name in names:  # whatever is under a final name is a whole file
         if name.endswith(".stl"):
             assert trimesh.load(out / name, force="mesh").is_watertight
+
+
+def test_a_closed_pipe_is_not_an_error(tmp_path):
+    """`insolegen profiles NAME | head -1`: the reader leaves early; no traceback, no
+    'internal error', the exit status a SIGPIPE would give."""
+    command = " ".join(f"'{c}'" for c in cli_command())
+    proc = subprocess.run(f"{command} profiles overpronation | true; "
+                          "echo ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.stderr == ""
+    assert proc.stdout.strip() == "141"

@@ -7,14 +7,14 @@ volume, resting on z = 0 with the heel at x = 0, the left file the exact
 mirror of the right, and every feature measured on the file within the
 tolerances of :mod:`insolegen.tolerances` of what the design report says.
 
-Known geometry bugs are listed in ``KNOWN_BUGS`` with the exact inputs that
-show them (see ``test_known_bug_still_reproduces``); the properties accept
-only that failure, only in that region, and only with nothing written.
+Geometry bugs this suite found (self-crossing outlines of extreme feet, a
+heel recess covering the heel seat of small feet, wide heels on short feet,
+heels off x = 0 on short insoles) are fixed or refused at the door; the
+regression cases are pinned in ``test_former_geometry_bugs``.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import tempfile
@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from stl.mesh import Mesh
 
-from insolegen.errors import InputError, InsolegenError
+from insolegen.errors import InputError
 from insolegen.inspection import measure
 from insolegen.order import order_from_mapping
 from insolegen.parameters import PARAMS
@@ -90,7 +90,8 @@ def measurements(draw) -> dict:
     if draw(st.integers(0, 4)) == 0:
         system = draw(st.sampled_from(sorted(SYSTEMS)))
         low, high = SYSTEMS[system][2:4]
-        size = draw(st.integers(math.ceil(low * 2), math.floor(high * 2))) / 2
+        size = draw(st.integers(math.ceil(low * 2), math.floor(high * 2)).map(lambda i: i / 2)
+                    .filter(lambda v: 150 <= foot_length_from_size(f"{system} {v:g}") <= 350))
         fields["shoe_size"] = f"{system} {size:g}"
         length = foot_length_from_size(fields["shoe_size"])
     else:
@@ -98,10 +99,11 @@ def measurements(draw) -> dict:
         fields["foot_length_mm"] = length
     ball = round(0.376 * length, 2)
     if draw(st.booleans()):
-        ball = draw(tenths(max(0.28 * length, 50), min(0.50 * length, 150)))
+        ball = draw(tenths(max(0.28 * length, 50), min(0.48 * length, 150)))
         fields["ball_width_mm"] = ball
-    if draw(st.booleans()):
-        fields["heel_width_mm"] = draw(tenths(max(0.45 * ball, 35), min(1.0 * ball, 110)))
+    low, high = max(0.45 * ball, 0.17 * length, 35), min(0.95 * ball, 0.40 * length, 110)
+    if draw(st.booleans()) and math.ceil(low * 10 - 1e-9) <= math.floor(high * 10 + 1e-9):
+        fields["heel_width_mm"] = draw(tenths(low, high))
     if draw(st.booleans()):
         fields["arch_height_mm"] = draw(tenths(max(0.05 * length, 10), min(0.30 * length, 80)))
     return fields
@@ -163,123 +165,44 @@ def any_orders(draw) -> dict:
             "set": draw(raw_overrides()), "resolution_mm": draw(tenths(2.0, 3.0))}
 
 
-# ---------------------------------------------------------------- known geometry bugs
+# ---------------------------------------------------------------- former geometry bugs
 
-
-def _foot(data: dict) -> tuple[float, float, float]:
-    length = data.get("foot_length_mm") or foot_length_from_size(data["shoe_size"])
-    ball = data.get("ball_width_mm", round(0.376 * length, 2))
-    heel = data.get("heel_width_mm", round(ball * 0.269 / 0.376, 2) if "ball_width_mm" in data
-                    else round(0.269 * length, 2))
-    return length, ball, heel
-
-
-def _wide_square_foot(data: dict, params: dict | None, exc: BaseException) -> bool:
-    length, ball, heel = _foot(data)
-    return (isinstance(exc, AttributeError) and "MultiPolygon" in str(exc)
-            and ball / length >= 0.47 and heel / ball >= 0.93)
-
-
-def _failing_features(exc: BaseException) -> set[str]:
-    """Features the pipeline's self-check found off the design (empty if not that error)."""
-    text = str(exc)
-    if type(exc) is not InsolegenError or "does not measure as designed: " not in text:
-        return set()
-    return set(ast.literal_eval(text.split("does not measure as designed: ", 1)[1]))
-
-
-# Measurement misses the self-check reports, with when they may happen and what they touch.
-MISMEASURED = {
-    # The heel spur recess (24 mm, placed by foot length) covers most of the heel seat disk
-    # (0.2 heel widths) on small feet, so seat plane, cup depth and tilt miss the design.
-    "heel-recess-covers-heel-seat": (
-        lambda data, p: bool(p["heel_spur_relief"]),
-        {"heel_seat_height_mm", "heel_cup_depth_mm", "rearfoot_tilt_deg"},
-        {"order_id": "k2", "conditions": "plantar_fasciitis", "foot_length_mm": 150}),
-    # A steep medial edge feature at the arch apex (narrow heel, edge raise or flange), on a
-    # coarse plan mesh: linear triangles miss the smooth design surface by more than 0.5 mm.
-    "coarse-mesh-misses-steep-arch-edge": (
-        lambda data, p: float(data.get("resolution_mm", 1.0)) >= 2.5
-        and (p["medial_edge_raise_mm"] > 0 or p["medial_flange_mm"] > 0),
-        {"arch_height_mm", "arch_peak_height_mm"},
-        {"order_id": "k4", "conditions": "overpronation", "foot_length_mm": 266.8,
-         "ball_width_mm": 74.8, "heel_width_mm": 35, "set": {"medial_edge_raise_mm": 10},
-         "side": "right", "resolution_mm": 2.9}),
-    # A heel nearly half as wide as the foot is long: the cup's fade-out (from 0.22 of the
-    # length) starts inside the heel curve, and the rim at the back misses its depth.
-    "wide-heel-on-a-short-foot": (
-        lambda data, p: _foot(data)[2] / _foot(data)[0] >= 0.44,
-        {"heel_cup_depth_mm", "rearfoot_tilt_deg", "heel_seat_height_mm"},
-        {"order_id": "k5", "conditions": "flat_feet", "foot_length_mm": 150.1,
-         "ball_width_mm": 72, "heel_width_mm": 70.8}),
+FORMER_BUGS = {
+    # the outline of a very wide, square foot crossed itself: now refused at the door
+    "wide-square-foot": {"order_id": "k1", "conditions": "neutral", "foot_length_mm": 200,
+                         "ball_width_mm": 99, "heel_width_mm": 98, "resolution_mm": 3},
+    # a 24 mm recess covered the heel seat of a 150 mm foot: recesses now at most 0.35 heel
+    "heel-recess-covers-heel-seat": {"order_id": "k2", "conditions": "plantar_fasciitis",
+                                     "foot_length_mm": 150,
+                                     "set": {"heel_recess_diameter_mm": 40}},
+    # a coarse mesh missed a steep medial edge at the arch: tolerances now scale with edges
+    "coarse-mesh-steep-arch-edge": {"order_id": "k4", "conditions": "neutral",
+                                    "foot_length_mm": 164.4, "ball_width_mm": 52,
+                                    "set": {"medial_flange_mm": 15}, "resolution_mm": 3},
+    # a heel nearly half the foot long: heel width / length now at most 0.40
+    "wide-heel-on-a-short-foot": {"order_id": "k5", "conditions": "flat_feet",
+                                  "foot_length_mm": 150.1, "ball_width_mm": 72,
+                                  "heel_width_mm": 70.8},
+    # short insoles had the heel up to 0.04 mm off x = 0
+    "heel-off-x0": {"order_id": "k3", "conditions": "neutral", "foot_length_mm": 200,
+                    "set": {"insole_length": "three_quarter"}, "resolution_mm": 3,
+                    "side": "right"},
 }
 
 
-def _mismeasured(data: dict, params: dict | None, exc: BaseException) -> str | None:
-    features = _failing_features(exc)
-    if not features or params is None:
-        return None
-    used = [name for name, (applies, touches, _) in MISMEASURED.items()
-            if applies(data, params) and features & touches]
-    explained = set().union(*(MISMEASURED[n][1] for n in used))
-    return "+".join(used) if used and features <= explained else None
-
-
-KNOWN_BUGS = {
-    # The template outline self-intersects (shapely gives a MultiPolygon) for wide, square
-    # feet: ball width near half the length and heel width near the ball width.
-    "wide-square-foot-outline": (
-        lambda data, params, exc: "wide-square-foot-outline" if _wide_square_foot(
-            data, params, exc) else None,
-        {"order_id": "k1", "conditions": "neutral", "foot_length_mm": 200,
-         "ball_width_mm": 99, "heel_width_mm": 98, "resolution_mm": 3}),
-    **{name: (_mismeasured, example) for name, (_, _, example) in MISMEASURED.items()},
-}
-
-
-# Sulcus and three-quarter insoles: the resampled outline misses the rearmost point, so the
-# heel of the written file sits up to ~0.04 mm ahead of x = 0 (full length: exactly 0).
-HEEL_X_KNOWN_MM = 0.05
-HEEL_OFF_X0 = {"order_id": "k3", "conditions": "neutral", "foot_length_mm": 200,
-               "set": {"insole_length": "three_quarter"}, "resolution_mm": 3, "side": "right"}
-
-
-def test_known_bug_heel_off_x0_still_reproduces(tmp_path):
-    """Strict in the other direction: when the heel of a short insole is at x = 0 this fails,
-    so that HEEL_X_KNOWN_MM and this test get removed."""
-    generate(order_from_mapping(HEEL_OFF_X0), tmp_path)
-    x0 = trimesh.load(tmp_path / "k3_right.stl", force="mesh").bounds[0][0]
-    assert TOL.floor_mm < x0 <= HEEL_X_KNOWN_MM, "fixed? remove the heel-off-x0 carve-out"
-
-
-def known_bug(data: dict, exc: BaseException) -> str | None:
+@pytest.mark.parametrize("name", list(FORMER_BUGS))
+def test_former_geometry_bugs(tmp_path, name):
+    """Each former failure is now a good insole or a one-line InputError, nothing written."""
+    data = FORMER_BUGS[name]
+    out = tmp_path / "out"
     try:
-        params = prescribe(data["conditions"], data.get("set")).parameters
-    except InputError:
-        params = None
-    for matches, _ in KNOWN_BUGS.values():
-        try:
-            if name := matches(data, params, exc):
-                return name
-        except Exception:  # a predicate that cannot judge this failure does not excuse it
-            continue
-    return None
-
-
-@pytest.mark.parametrize("name", list(KNOWN_BUGS))
-@pytest.mark.xfail(strict=True, reason="known geometry bug; see KNOWN_BUGS (lead owns it)")
-def test_known_bug_still_reproduces(tmp_path, name):
-    """Strict: once the bug is fixed this XPASSes and fails, so its carve-out gets removed."""
-    generate(order_from_mapping(KNOWN_BUGS[name][1]), tmp_path)
-
-
-@pytest.mark.parametrize("name", list(KNOWN_BUGS))
-def test_known_bug_failures_write_nothing_and_are_recognised(tmp_path, name):
-    data = KNOWN_BUGS[name][1]
-    with pytest.raises(Exception) as err:
-        generate(order_from_mapping(data), tmp_path / "out")
-    assert known_bug(data, err.value) == name
-    assert listing(tmp_path / "out") == []
+        order = order_from_mapping(data)
+    except InputError as exc:
+        assert name in ("wide-square-foot", "wide-heel-on-a-short-foot"), exc
+        assert "heel_width_mm" in str(exc) or "ball_width_mm" in str(exc)
+        return
+    generate(order, out)
+    check_written(out, order.order_id, order.sides)
 
 
 # ---------------------------------------------------------------- checking written files
@@ -298,17 +221,14 @@ def check_written(out: Path, order_id: str, sides: tuple[str, ...]) -> None:
         assert mesh.volume > 0, side
         (x0, _, z0), (x1, _, _) = mesh.bounds
         assert abs(z0) <= TOL.floor_mm, (side, mesh.bounds)
-        if abs(x0) > TOL.floor_mm:
-            short = report["design"]["params"]["insole_length"] != "full"
-            assert short and 0 < x0 <= HEEL_X_KNOWN_MM, (side, mesh.bounds)
-            event("known bug: heel-off-x0-short-insoles")
+        assert abs(x0) <= TOL.floor_mm, (side, mesh.bounds)
         assert abs((x1 - x0) - expected["insole_length_mm"]) <= TOL.length_mm
         down = mesh.face_normals[:, 2] < -0.999
         assert np.all(np.abs(mesh.vertices[mesh.faces[down]][..., 2]) <= TOL.floor_mm), \
             "every downward face lies on z = 0"
         measured = measure(np.asarray(mesh.vertices), np.asarray(mesh.faces), side, landmarks,
                            heel_w)
-        checks = compare(measured, expected)
+        checks = compare(measured, expected, report["design"]["resolution_mm"])
         bad = {k: v for k, v in checks.items() if not v["ok"]}
         assert not bad, f"{side} does not measure as designed: {bad}"
     if len(sides) == 2:
@@ -327,14 +247,7 @@ def test_any_valid_order_gives_a_watertight_insole_as_designed(data):
     order = order_from_mapping(data)  # valid by construction: this must not raise
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
-        try:
-            generate(order, out)
-        except InsolegenError as exc:
-            if (bug := known_bug(data, exc)) is None:
-                raise
-            event(f"known bug: {bug}")
-            assert listing(out) == []
-            return
+        generate(order, out)
         event("insole written")
         check_written(out, order.order_id, order.sides)
 
@@ -355,12 +268,6 @@ def test_any_order_gives_an_insole_or_an_input_error(data):
             assert str(exc) and "\n" not in str(exc)
             assert listing(out) == []
             return
-        except Exception as exc:
-            if (bug := known_bug(data, exc)) is None:
-                raise
-            event(f"known bug: {bug}")
-            assert listing(out) == []
-            return
         event("insole written")
         check_written(out, order.order_id, order.sides)
 
@@ -370,9 +277,4 @@ def test_any_order_gives_an_insole_or_an_input_error(data):
 def test_any_valid_measurements_give_a_foot(fields):
     """Validation alone (cheap, so many examples): every generated foot is accepted."""
     data = {"order_id": "f1", "conditions": "neutral", **fields}
-    try:
-        order_from_mapping(data)
-    except Exception as exc:
-        if known_bug(data, exc) is None:
-            raise
-        event("known bug: wide-square-foot-outline")
+    order_from_mapping(data)

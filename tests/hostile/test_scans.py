@@ -379,10 +379,9 @@ def test_generate_scan_refuses_in_one_line(tmp_path, generate_takes_scans, make,
     assert listing(out) == []
 
 
-@pytest.mark.xfail(strict=True, reason="missing guard (issue 6): surface sampling grows with "
-                   "the triangles' area, not their number: 600 large triangles (30 kB) take "
-                   "~120 MB and seconds, 12,000 (600 kB) 1.6 GB and 45 s")
 def test_large_triangles_cannot_blow_up_memory(tmp_path):
+    """Surface sampling once grew with the triangles' area, not their number: 600 large
+    triangles (30 kB) took ~120 MB, 12,000 (600 kB) 1.6 GB and 45 s."""
     from insolegen.scan import foot_from_scan
     rng = np.random.default_rng(3)
     path = binary_stl(tmp_path / "big-triangles.stl",
