@@ -7,6 +7,7 @@ complete and the written meshes have been measured and found as designed.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -184,13 +185,23 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     measured: dict[str, dict] = {}
     checks: dict[str, dict] = {}
     printable: dict[str, dict] = {}
-    for side, solid in solids.items():
+    for side in sorted(solids, key=lambda s: s != "right"):  # right first: left mirrors it
+        solid = solids[side]
         name = f"{order.order_id}_{side}.stl"
         data = stl_file(order, side, solid)
         if "stl" in order.formats:
             files[name] = data
             names[side] = name
         vectors[side] = parse_stl(data, name)
+        if side == "left" and "right" in vectors and not engravings:
+            mirrored = vectors["right"][:, ::-1] * np.array([1, -1, 1], dtype=np.float32)
+            if not np.array_equal(mirrored, vectors["left"]):
+                raise InsolegenError("internal error: the left insole is not the mirror of the "
+                                     "right")
+            # an exact mirror measures and checks exactly as the right one did
+            measured[side], checks[side], printable[side] = copy.deepcopy(
+                (measured["right"], checks["right"], printable["right"]))
+            continue
         vertices, faces = _as_read(vectors[side], solid)
         measured[side] = measure(vertices, faces, side, landmarks, design.heel_width_mm)
         checks[side] = compare(measured[side], design.expected, design.resolution_mm)
@@ -199,10 +210,6 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
         if not printable[side]["printable"]:
             raise InsolegenError(f"internal error: the {side} insole as written is not "
                                  f"printable: {'; '.join(printable[side]['problems'])}")
-    if set(solids) == {"left", "right"} and not engravings:
-        mirrored = vectors["right"][:, ::-1] * np.array([1, -1, 1], dtype=np.float32)
-        if not np.array_equal(mirrored, vectors["left"]):
-            raise InsolegenError("internal error: the left insole is not the mirror of the right")
     t3 = time.perf_counter()
     files.update(extra_files(order, design, solids, engravings, measured, files))
     t3x = time.perf_counter()
