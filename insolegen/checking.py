@@ -56,7 +56,8 @@ def _design(path: Path | None) -> dict | None:
         d = data["design"] if "design" in data else data
         return {"file": str(path), "landmarks": {k: tuple(v) for k, v in d["landmarks"].items()},
                 "heel_width_mm": d["foot"]["heel_width_mm"], "expected": d["expected"],
-                "resolution_mm": d.get("resolution_mm", 1.0)}
+                "resolution_mm": d.get("resolution_mm", 1.0),
+                "seat_exclusions": tuple(tuple(e) for e in d.get("seat_exclusions", []))}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"design = '{path}': not an insolegen design report ({exc})") from None
 
@@ -70,7 +71,7 @@ def _insole(body: Body, side: str, design: dict | None) -> dict:
         if design is not None:
             out["design"] = design["file"]
             out["measured"] = measure(body.vertices, body.faces, side, design["landmarks"],
-                                      design["heel_width_mm"])
+                                      design["heel_width_mm"], design["seat_exclusions"])
             out["checks"] = compare(out["measured"], design["expected"],
                                     design.get("resolution_mm", 1.0))
             out["as_designed"] = all(c["ok"] for c in out["checks"].values())

@@ -146,6 +146,15 @@ class InsoleDesign:
             "min_thickness_mm": p["min_thickness_mm"],
         }
 
+    @property
+    def seat_exclusions(self) -> tuple[tuple[float, float, float], ...]:
+        """Disks ``(x, y, radius)`` (mm) of the heel seat that a recess lowers on purpose;
+        the seat plane is measured around them."""
+        if not self.params["heel_spur_relief"]:
+            return ()
+        x, y = self.heel_recess_centre
+        return ((round(x, 4), round(y, 4), self.params["heel_recess_diameter_mm"] / 2 + 0.5),)
+
     def _seat_as_measured(self) -> tuple[float, float, float]:
         """Heel seat height (mm), heel cup depth (mm) and rearfoot tilt (deg) of this
         design's surface, by :mod:`insolegen.inspection`'s definitions applied at the
@@ -154,7 +163,7 @@ class InsoleDesign:
         plan = triangulate_plan(self.outline, self.resolution_mm)
         top = np.column_stack([plan.points, self.top(plan.points)])
         hx, hy = self.landmarks["heel_centre"]
-        coef = seat_plane(top, (hx, hy), self.heel_width_mm)
+        coef = seat_plane(top, (hx, hy), self.heel_width_mm, self.seat_exclusions)
         rim = top[np.argmin(top[:, 0])]
         rim_seat = coef[0] + coef[1] * (rim[0] - hx) + coef[2] * (rim[1] - hy)
         return (round(float(coef[0]), 3), round(float(rim[2] - rim_seat), 3),
@@ -173,6 +182,7 @@ class InsoleDesign:
             "arch_support_height_mm": self.arch_support_height_mm,
             "notes": list(self.notes),
             "landmarks": {k: list(v) for k, v in self.landmarks.items()},
+            "seat_exclusions": [list(e) for e in self.seat_exclusions],
             "expected": self.expected,
             "infill": [r.to_json() for r in self.infill],
         }

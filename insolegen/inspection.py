@@ -123,18 +123,25 @@ def estimate_landmarks(vertices: np.ndarray) -> tuple[dict[str, tuple[float, flo
     return {"heel_centre": heel, "arch_apex": apex}, heel_w
 
 
-def seat_plane(top_v: np.ndarray, heel_centre: tuple[float, float], heel_width_mm: float
-               ) -> np.ndarray:
+def seat_plane(top_v: np.ndarray, heel_centre: tuple[float, float], heel_width_mm: float,
+               exclude: tuple = ()) -> np.ndarray:
     """The heel seat plane: ``(height at the heel centre, slope along x, slope across y)``.
 
     Fitted to the (n, 3) top-surface vertices within ``SEAT_RADIUS`` heel
-    widths of the heel centre, robustly: points more than 0.2 mm below the
-    plane (recesses) are dropped and the plane fitted again. The design uses
-    the same function on its own surface to state what a curved seat measures.
+    widths of the heel centre, leaving out the disks ``exclude`` (``(x, y,
+    radius)`` in mm: recesses the design cut, when known) and, robustly,
+    points more than 0.2 mm below the plane (recesses not known). The design
+    uses the same function on its own surface to state what a curved seat
+    measures.
     """
     hx, hy = heel_centre
     r = SEAT_RADIUS * heel_width_mm
     seat = top_v[(top_v[:, 0] - hx) ** 2 + (top_v[:, 1] - hy) ** 2 <= r * r]
+    outside = np.ones(len(seat), bool)
+    for cx, cy, radius in exclude:
+        outside &= (seat[:, 0] - cx) ** 2 + (seat[:, 1] - cy) ** 2 > radius * radius
+    if outside.sum() >= 12:
+        seat = seat[outside]
     keep = np.ones(len(seat), bool)
     for _ in range(8):  # robust plane: drop points below it (recesses)
         A = np.column_stack([np.ones(keep.sum()), seat[keep, 0] - hx, seat[keep, 1] - hy])
@@ -148,7 +155,8 @@ def seat_plane(top_v: np.ndarray, heel_centre: tuple[float, float], heel_width_m
 
 
 def measure(vertices: np.ndarray, faces: np.ndarray, side: str = "right",
-            landmarks: dict | None = None, heel_width_mm: float | None = None) -> dict:
+            landmarks: dict | None = None, heel_width_mm: float | None = None,
+            exclude: tuple = ()) -> dict:
     """Measured features of an insole mesh (see the module docstring)."""
     v = vertices * np.array([1.0, -1.0, 1.0]) if side == "left" else vertices
     f = faces[:, ::-1] if side == "left" else faces
@@ -159,7 +167,7 @@ def measure(vertices: np.ndarray, faces: np.ndarray, side: str = "right",
     top_v = v[top_idx]
 
     hx, hy = landmarks["heel_centre"]
-    coef = seat_plane(top_v, (hx, hy), heel_width_mm)
+    coef = seat_plane(top_v, (hx, hy), heel_width_mm, exclude)
     x_min = v[:, 0].min()
     rim = top_v[np.argmin(top_v[:, 0])]
     rim_seat = coef[0] + coef[1] * (rim[0] - hx) + coef[2] * (rim[1] - hy)

@@ -203,7 +203,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
                 (measured["right"], checks["right"], printable["right"]))
             continue
         vertices, faces = _as_read(vectors[side], solid)
-        measured[side] = measure(vertices, faces, side, landmarks, design.heel_width_mm)
+        measured[side] = measure(vertices, faces, side, landmarks, design.heel_width_mm,
+                                design.seat_exclusions)
         checks[side] = compare(measured[side], design.expected, design.resolution_mm)
         _self_check(side, measured[side], checks[side])
         printable[side] = check_mesh(vertices, faces, material(order.material), thorough=False)

@@ -65,7 +65,7 @@ def test_features_measure_as_designed(pair, side):
     mesh = load(out / f"t_{side}.stl")
     d = result.design
     m = measure(np.asarray(mesh.vertices), np.asarray(mesh.faces), side,
-                d.landmarks, d.heel_width_mm)
+                d.landmarks, d.heel_width_mm, d.seat_exclusions)
     e = d.expected
     p = d.params
     assert m["heel_cup_depth_mm"] == pytest.approx(p["heel_cup_depth_mm"], abs=TOL.heel_cup_depth_mm)

@@ -21,7 +21,7 @@ def measured(tmp_path, side="right", **fields):
     mesh = load(tmp_path / f"t_{side}.stl")
     d = result.design
     v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
-    return result, measure(v, f, side, d.landmarks, d.heel_width_mm), (v, f)
+    return result, measure(v, f, side, d.landmarks, d.heel_width_mm, d.seat_exclusions), (v, f)
 
 
 def top_z(vf, xy, side="right"):

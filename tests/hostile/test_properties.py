@@ -227,7 +227,7 @@ def check_written(out: Path, order_id: str, sides: tuple[str, ...]) -> None:
         assert np.all(np.abs(mesh.vertices[mesh.faces[down]][..., 2]) <= TOL.floor_mm), \
             "every downward face lies on z = 0"
         measured = measure(np.asarray(mesh.vertices), np.asarray(mesh.faces), side, landmarks,
-                           heel_w)
+                           heel_w, tuple(map(tuple, report["design"]["seat_exclusions"])))
         checks = compare(measured, expected, report["design"]["resolution_mm"])
         bad = {k: v for k, v in checks.items() if not v["ok"]}
         assert not bad, f"{side} does not measure as designed: {bad}"
