@@ -47,7 +47,6 @@ def _order_fields(args: argparse.Namespace) -> dict:
 
 
 def _print_result(result) -> None:
-    from insolegen.tolerances import TOL
     d = result.design
     print(f"{result.order_id}: {', '.join(d.prescription.conditions)}; foot "
           f"{d.foot_length_mm:g} mm, insole {d.insole_length_mm:g} mm "
@@ -61,7 +60,6 @@ def _print_result(result) -> None:
         print(f"  note: {note}")
     for kind, path in result.files.items():
         print(f"  wrote {path}")
-    del TOL
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

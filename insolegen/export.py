@@ -117,15 +117,7 @@ class AtomicWriter:
 
     def stl(self, name: str, solid: Solid, header: str = "insolegen") -> Path:
         """Write ``solid`` as binary STL (mm) under the temporary name of ``name``."""
-        tmp = self.target(name)
-        mesh = _StlMesh(stl_bytes_array(solid), calculate_normals=False, remove_empty_areas=False)
-        try:
-            with open(tmp, "xb") as fh:  # x: never follow or reuse what is already there
-                mesh.save(header, fh=fh, mode=Mode.BINARY, update_normals=False)
-        except OSError as exc:
-            raise OutputError(f"{self.folder / name}: cannot be written ({exc.strerror or exc})") \
-                from None
-        return tmp
+        return self.bytes(name, stl_bytes(solid, header))
 
     def json(self, name: str, data: dict) -> Path:
         """Write ``data`` as indented JSON under the temporary name of ``name``."""

@@ -57,17 +57,25 @@ def merge_corners(tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flat[order[new]].astype(np.float64), inverse.reshape(tri.shape[:-1])
 
 
-def edge_report(faces: np.ndarray) -> dict[str, bool]:
-    """Edge-based closedness: every edge used by exactly two faces, in opposite directions."""
-    n = int(faces.max()) + 1
+def edge_counts(faces: np.ndarray, n: int | None = None) -> dict[str, int]:
+    """Counts of open (used once), non-manifold (used more than twice) and flipped
+    (same direction twice) edges of faces (m, 3) over ``n`` vertices."""
+    n = int(faces.max()) + 1 if n is None else n
     a = faces.ravel().astype(np.int64)
     b = faces[:, [1, 2, 0]].ravel().astype(np.int64)
     undirected = np.sort(np.minimum(a, b) * n + np.maximum(a, b))
-    starts = np.flatnonzero(np.r_[True, undirected[1:] != undirected[:-1], True])
-    watertight = bool(np.all(np.diff(starts) == 2))
+    uses = np.diff(np.flatnonzero(np.r_[True, undirected[1:] != undirected[:-1], True]))
     directed = np.sort(a * n + b)
-    unique_directed = not np.any(directed[1:] == directed[:-1])
-    return {"watertight": watertight, "winding_consistent": watertight and unique_directed}
+    return {"open_edges": int(np.sum(uses == 1)), "nonmanifold_edges": int(np.sum(uses > 2)),
+            "flipped_edges": int(np.sum(directed[1:] == directed[:-1]))}
+
+
+def edge_report(faces: np.ndarray) -> dict[str, bool]:
+    """Edge-based closedness: every edge used by exactly two faces, in opposite directions."""
+    counts = edge_counts(faces)
+    watertight = counts["open_edges"] == 0 and counts["nonmanifold_edges"] == 0
+    return {"watertight": watertight,
+            "winding_consistent": watertight and counts["flipped_edges"] == 0}
 
 
 def volume_mm3(vertices: np.ndarray, faces: np.ndarray) -> float:

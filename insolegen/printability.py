@@ -23,6 +23,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from insolegen.errors import InputError
+from insolegen.inspection import edge_counts
 from insolegen.meshquery import TooDense, crossing_pairs, vertical_thickness
 from insolegen.parameters import parse_number
 from insolegen.tolerances import TOL
@@ -79,18 +80,6 @@ def parse_bed(text: object) -> tuple[float, float, float]:
     if not all(BED_RANGE_MM[0] <= v <= BED_RANGE_MM[1] for v in values):
         raise InputError(f"bed = {text!r}: out of range, expected {accepted}")
     return values
-
-
-def _edges(faces: np.ndarray, n: int) -> dict[str, int]:
-    """Counts of open, non-manifold and same-direction (flipped) edges."""
-    a = faces.ravel().astype(np.int64)
-    b = faces[:, [1, 2, 0]].ravel().astype(np.int64)
-    und = np.sort(np.minimum(a, b) * n + np.maximum(a, b))
-    starts = np.flatnonzero(np.r_[True, und[1:] != und[:-1], True])
-    uses = np.diff(starts)
-    directed = np.sort(a * n + b)
-    return {"open_edges": int(np.sum(uses == 1)), "nonmanifold_edges": int(np.sum(uses > 2)),
-            "flipped_edges": int(np.sum(directed[1:] == directed[:-1]))}
 
 
 def _faces_report(tri: np.ndarray, faces: np.ndarray, n: int, scale: float) -> dict[str, int]:
@@ -163,7 +152,7 @@ def check_mesh(vertices: np.ndarray, faces: np.ndarray, mat: Material,
         report.update(printable=False, problems=["no triangles: nothing to print"], warnings=[])
         return report
     n = len(vertices)
-    edges = _edges(faces, n)
+    edges = edge_counts(faces, n)
     closed = edges["open_edges"] == 0 and edges["nonmanifold_edges"] == 0
     tri = vertices[faces]
     signed = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6.0
