@@ -7,7 +7,8 @@
 
 :func:`foot_from_scan` is what the pipeline calls for an order with a scan;
 :func:`measure_scan` is ``insolegen measure``. Both refuse, with a
-:class:`~insolegen.errors.ScanError`, a file that is not a usable foot scan.
+:class:`~insolegen.errors.ScanError` that starts ``scan = '<path>':``, a file
+that is not a usable foot scan.
 The Foot carries what the scan said (units, what cleaning dropped, the side
 cues, the measurements and 3D landmarks in the output frame) in ``Foot.scan``,
 so it reaches the job's report.
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -27,7 +30,7 @@ from insolegen.errors import ScanError
 from insolegen.foot import LANDMARK_NAMES, Foot
 from insolegen.scan_align import FootScan, align_scan
 from insolegen.scan_clean import clean_scan
-from insolegen.scan_load import read_scan
+from insolegen.scan_load import parse_units, read_scan
 from insolegen.scan_measure import (AHI_SOURCE, DORSUM_CUT_MM, ScanMeasurements,
                                     measure_foot_scan)
 
@@ -51,6 +54,29 @@ class ScanResult:
     timings: dict[str, float]
 
 
+def named(exc: ScanError, path: Path | str) -> ScanError:
+    """``exc`` with its message starting ``scan = '<path>':`` (a leading ``scan:`` replaced)."""
+    prefix = f"scan = '{Path(path)}':"
+    text = str(exc)
+    if text.startswith(prefix):
+        return exc
+    if text.startswith("scan:"):
+        text = text[len("scan:"):].lstrip()
+    return type(exc)(f"{prefix} {text}")
+
+
+@contextmanager
+def about(path: Path | str) -> Iterator[None]:
+    """Re-raise a :class:`ScanError` from the stages as :func:`named` for ``path``."""
+    try:
+        yield
+    except ScanError as exc:
+        renamed = named(exc, path)
+        if renamed is exc:
+            raise
+        raise renamed from None
+
+
 def process_scan(path: Path | str, units: str | None = None) -> ScanResult:
     """Load, clean, align and measure a scan file.
 
@@ -60,17 +86,24 @@ def process_scan(path: Path | str, units: str | None = None) -> ScanResult:
         STL, OBJ, PLY or XYZ file.
     units : str, optional
         ``mm``, ``cm``, ``in`` or ``m``; detected from the size when not given.
+
+    Raises
+    ------
+    ScanError
+        The file is not a usable foot scan; the message starts ``scan = '<path>':``.
     """
+    units = None if units is None else parse_units(units)
     t0 = time.perf_counter()
-    raw = read_scan(path)
-    t1 = time.perf_counter()
-    clean = clean_scan(raw, units)
-    del raw
-    t2 = time.perf_counter()
-    scan = align_scan(clean)
-    del clean
-    t3 = time.perf_counter()
-    measured = measure_foot_scan(scan)
+    with about(path):
+        raw = read_scan(path)
+        t1 = time.perf_counter()
+        clean = clean_scan(raw, units)
+        del raw
+        t2 = time.perf_counter()
+        scan = align_scan(clean)
+        del clean
+        t3 = time.perf_counter()
+        measured = measure_foot_scan(scan)
     t4 = time.perf_counter()
     timings = {"load_s": t1 - t0, "clean_s": t2 - t1, "align_s": t3 - t2, "measure_s": t4 - t3}
     log.info("scan %s: load %.2f s, clean %.2f s, align %.2f s, measure %.2f s",
@@ -171,5 +204,6 @@ def foot_from_scan(path: Path | str, units: str | None = None, side: str | None 
         Take the side from the scan when it differs from ``side``.
     """
     result = process_scan(path, units)
-    check_side(result.scan.side, side, side_from_scan)
+    with about(path):
+        check_side(result.scan.side, side, side_from_scan)
     return foot_from_result(result)

@@ -78,8 +78,11 @@ def _hull(points: np.ndarray) -> ConvexHull:
     try:
         return ConvexHull(points)
     except (QhullError, ValueError) as exc:
-        raise ScanError(f"scan: flat or degenerate shape, not a foot "
-                        f"(no 3D hull: {str(exc).splitlines()[0][:80]})") from None
+        log.info("scan: no 3D hull: %s", " ".join(str(exc).split())[:200])
+        extents = np.ptp(dot(points - points.mean(axis=0), principal_axes(points).T), axis=0)
+        size = " x ".join(f"{round(float(e), 1):g}" for e in extents[::-1])
+        raise ScanError(f"scan: flat or degenerate shape, {size} mm (its points on a plane, a "
+                        "line or a point); expected a solid foot") from None
 
 
 def _settle(hull: ConvexHull, centre: np.ndarray, up: np.ndarray) -> int:

@@ -83,8 +83,8 @@ def voxel_index(points: np.ndarray, size: float) -> np.ndarray:
     lo = points.min(axis=0) - size
     span = (points.max(axis=0) - lo) / size
     if span.max() >= 2 ** 21 - 2:
-        raise ScanError(f"scan spans {float(span.max()):.3g} voxels of {size:g} mm along an "
-                        "axis: points far apart (stray points kilometres away?)")
+        raise ScanError(f"scan: spans {float(span.max()):.3g} voxels of {size:g} along an axis "
+                        f"(stray points far away?); expected under {2 ** 21 - 2}")
     out = np.empty(len(points), dtype=np.int64)
     for start in range(0, len(points), CHUNK):
         k = ((points[start:start + CHUNK] - lo) / size).astype(np.int64)

@@ -104,8 +104,8 @@ def detect_units(vertices: np.ndarray) -> tuple[str, float]:
     fits = [u for u, k in UNITS.items() if low <= extent * k <= high]
     if not fits:
         raise ScanError(
-            f"scan size = {extent:.4g} (file units): fits no unit; a foot scan spans "
-            f"{low:g}-{high:g} mm in mm, cm, in or m; give --scan-units if the scale is right")
+            f"scan: length {extent:.4g} (file units) fits no unit; expected a foot scan's "
+            f"{low:g}-{high:g} mm in mm, cm, in or m (give --scan-units if the scale is right)")
     unit = min(fits, key=lambda u: abs(np.log(extent * UNITS[u] / TYPICAL_EXTENT_MM)))
     return unit, extent * UNITS[unit]
 

@@ -1,6 +1,7 @@
 """Hostile scan files, crafted here: empty, truncated, random, lying headers, broken text,
 NaN, degenerate, oversized. Each is refused with a ScanError (exit 2 from the CLI, a failed
-order in a batch) naming the file, fast, and without allocating what the file claims.
+order in a batch) naming the file, fast, and without allocating what the file claims; those
+the loader takes but a later stage refuses (plates, spheres, cubes, lines) name it too.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import random
+import shutil
 import struct
 import subprocess
 import time
@@ -22,7 +24,7 @@ from insolegen.errors import InputError, ScanError
 scan_load = pytest.importorskip("insolegen.scan_load", reason="scan reading (issue 6) not here")
 read_scan = scan_load.read_scan
 
-from ._util import assert_clean_error, cli_command, listing, run_cli  # noqa: E402
+from ._util import ROOT, assert_clean_error, cli_command, listing, run_cli  # noqa: E402
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -222,7 +224,65 @@ def test_degenerate_shapes_are_not_feet(tmp_path, kind, units):
     path = binary_stl(tmp_path / f"{kind}.stl", degenerate(kind))
     with pytest.raises(ScanError) as err:
         foot_from_scan(path, units=units)
-    assert "scan" in str(err.value) and "\n" not in str(err.value)
+    message = str(err.value)
+    assert message.startswith(f"scan = '{path}': ") and message.count(str(path)) == 1, message
+    assert "\n" not in message
+
+
+# What each shape that loads fine but is no foot is refused for, by a later stage.
+LATER = {
+    "square-plate": "flat or degenerate shape",      # align: no 3D hull
+    "plate-cloud": "flat or degenerate shape",       # the same as an XYZ point cloud
+    "collinear": "flat or degenerate shape",
+    "sphere": "no sole found",                       # align: nothing to stand on
+    "cube": "heel and toe ends look alike",          # align: no heel, no toe
+    "handful-of-points": "not a foot",               # measure: proportions
+    "two-points": "two separate pieces",             # clean: two pieces
+    "microscopic": "fits no unit",                   # clean: units
+}
+
+
+def later_scan(folder: Path, kind: str) -> Path:
+    """A scan of ``kind`` (see :data:`LATER`) in ``folder``: many distinct finite points."""
+    import trimesh
+    rng = np.random.default_rng(5)
+    if kind == "plate-cloud":
+        points = np.column_stack([rng.uniform(0, 250, (3000, 2)), np.zeros(3000)])
+        path = folder / f"{kind}.xyz"
+        path.write_text("".join(f"{x:.4f} {y:.4f} {z:.4f}\n" for x, y, z in points))
+        return path
+    if kind == "square-plate":
+        tri = rng.uniform([0, 0, 0], [250, 250, 0], size=(3000, 3, 3))
+    elif kind == "collinear":
+        tri = (np.linspace(0, 1, 15000)[:, None] * [260, 40, 20]).reshape(5000, 3, 3)
+    elif kind == "sphere":
+        tri = trimesh.creation.icosphere(subdivisions=4, radius=130.0).triangles
+    elif kind == "cube":
+        box = trimesh.creation.box((250.0, 250.0, 250.0))
+        tri = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(box.vertices, box.faces,
+                                                                 10.0)).triangles
+    elif kind == "handful-of-points":
+        corners = rng.uniform([0, -50, 0], [260, 50, 60], size=(6, 3))
+        tri = corners[rng.integers(0, 6, size=(5000, 3))]
+    else:
+        tri = degenerate(kind)
+    return binary_stl(folder / f"{kind}.stl", tri)
+
+
+@pytest.mark.parametrize("kind", sorted(LATER))
+def test_a_later_stage_names_the_file(tmp_path, kind):
+    """The loader takes these; cleaning, aligning or measuring refuses them, in one line that
+    starts with the file, as the loader's own errors do."""
+    from insolegen.scan import foot_from_scan, measure_scan
+    path = later_scan(tmp_path, kind)
+    read_scan(path)
+    for stage in (foot_from_scan, measure_scan):
+        with pytest.raises(ScanError) as err:
+            stage(path)
+        message = str(err.value)
+        assert message.startswith(f"scan = '{path}': "), message
+        assert message.count(str(path)) == 1 and "scan: " not in message, message
+        assert LATER[kind] in message and "\n" not in message, message
 
 
 @pytest.mark.parametrize("name", ["foot.stl.gz", "foot.zip", "foot.STLX", "foot", ".stl"])
@@ -361,6 +421,12 @@ def generate_takes_scans() -> None:
         pytest.skip("insolegen generate --scan is not there yet (issue 6)")
 
 
+@pytest.fixture(scope="module")
+def measure_takes_scans() -> None:
+    if not _has_option("measure", "SCAN"):
+        pytest.skip("insolegen measure is not there yet (issue 6)")
+
+
 @pytest.mark.parametrize("make,needle", [
     (lambda p: p.write_bytes(b""), "empty"),
     (lambda p: binary_stl(p, foot_like_triangles(50), count=4_000_000_000), "4000000000"),
@@ -401,9 +467,37 @@ def test_large_triangles_cannot_blow_up_memory(tmp_path):
     (lambda p: p.write_bytes(random.Random(8).randbytes(3000)), "scan"),
     (lambda p: ascii_stl(p, foot_like_triangles(300), lambda t: t[: len(t) // 3]), "scan"),
 ])
-def test_measure_refuses_in_one_line(cli, tmp_path, make, needle):
-    if not _has_option("measure", "SCAN"):
-        pytest.skip("insolegen measure is not there yet (issue 6)")
+def test_measure_refuses_in_one_line(cli, tmp_path, measure_takes_scans, make, needle):
     path = tmp_path / "foot.stl"
     make(path)
     assert_clean_error(cli("measure", str(path)), str(path), needle)
+
+
+@pytest.mark.parametrize("command", ["generate", "measure"])
+@pytest.mark.parametrize("kind", sorted(LATER))
+def test_cli_names_the_file_a_later_stage_refuses(tmp_path, generate_takes_scans,
+                                                  measure_takes_scans, kind, command):
+    path = later_scan(tmp_path, kind)
+    out = tmp_path / "out"
+    args = ["measure", str(path)] if command == "measure" else \
+        ["generate", "--scan", str(path), "--condition", "neutral", "--out", str(out)]
+    line = assert_clean_error(run_cli(*args), str(path), LATER[kind])
+    assert line.startswith(f"insolegen: error: scan = '{path}': "), line
+    assert listing(out) == []
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["generate", "--side", "left", "--condition", "neutral"], "--side-from-scan"),
+    (["measure", "--scan-units", "mm"], "flat or degenerate shape, 0 x 0 x 0 mm"),
+])
+def test_cli_names_a_real_foot_refused_after_loading(tmp_path, generate_takes_scans,
+                                                     measure_takes_scans, args, needle):
+    """A real right foot (in metres), ordered for the left foot or measured in mm."""
+    path = tmp_path / "right foot.stl"
+    shutil.copy(ROOT / "scans" / "dupontgu_right_m.stl", path)
+    out = tmp_path / "out"
+    command, *options = args
+    scan = ["--scan", str(path), "--out", str(out)] if command == "generate" else [str(path)]
+    line = assert_clean_error(run_cli(command, *scan, *options), str(path), needle)
+    assert line.startswith(f"insolegen: error: scan = '{path}': "), line
+    assert listing(out) == []
