@@ -20,6 +20,7 @@ from stl.mesh import Mesh
 
 from insolegen.errors import InputError, OutputError
 from insolegen.mesh import Solid
+from insolegen.meshquery import cross_rows
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 TMP_MARK = ".insolegen-tmp-"
@@ -53,15 +54,34 @@ def prepare_dir(path: Path) -> Path:
     return path
 
 
+def json_text(data: object, indent: int = 2) -> str:
+    """``data`` as JSON, objects indented, lists of numbers (or of lists of numbers) on one
+    line, ending in a newline; NaN and infinity refused (ValueError)."""
+    def dump(item: object, depth: int) -> str:
+        pad = " " * (indent * (depth + 1))
+        if isinstance(item, dict) and item:
+            body = ",\n".join(f"{pad}{json.dumps(str(k))}: {dump(v, depth + 1)}"
+                              for k, v in item.items())
+            return f"{{\n{body}\n{pad[:-indent]}}}"
+        if isinstance(item, (list, tuple)) and item:
+            line = json.dumps(item, allow_nan=False, separators=(", ", ": "))
+            if "{" not in line and not line.startswith("[[["):  # numbers, or rows of them
+                return line
+            body = ",\n".join(f"{pad}{dump(v, depth + 1)}" for v in item)
+            return f"[\n{body}\n{pad[:-indent]}]"
+        return json.dumps(item, allow_nan=False, separators=(", ", ": "))
+    return dump(data, 0) + "\n"
+
+
 def stl_bytes_array(solid: Solid) -> np.ndarray:
     """The solid as numpy-stl's record array (normals, vectors, attr), float32."""
     tri = (solid.vertices.astype(np.float32) + np.float32(0.0))[solid.faces]
-    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    out = np.zeros(len(tri), dtype=Mesh.dtype)
+    normals = cross_rows(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     length = np.sqrt(np.einsum("ij,ij->i", normals, normals))[:, None]
-    normals /= np.where(length > 0, length, np.float32(1.0))
-    raw = np.zeros((len(tri), Mesh.dtype.itemsize), dtype=np.uint8)
-    raw[:, :48] = np.concatenate([normals, tri.reshape(-1, 9)], axis=1).view(np.uint8)
-    return raw.view(Mesh.dtype).ravel()
+    out["normals"] = normals / np.where(length > 0, length, np.float32(1.0))
+    out["vectors"] = tri
+    return out
 
 
 class _StlMesh(Mesh):
@@ -88,6 +108,21 @@ def stl_bytes(solid: Solid, header: str) -> bytes:
     mesh = _StlMesh(stl_bytes_array(solid), calculate_normals=False, remove_empty_areas=False)
     mesh.save(header, fh=buffer, mode=Mode.BINARY, update_normals=False)
     return buffer.getvalue()
+
+
+def mirrored_stl(data: bytes, header: str) -> bytes:
+    """The binary STL ``data`` mirrored in Y (a right insole's file -> the left one's): each
+    triangle's corners mirrored and taken in reverse order, its normal mirrored; exact in
+    float32, so the result is what :func:`stl_bytes` of the mirrored solid holds, up to the
+    last bit of the normals."""
+    count = int(np.frombuffer(data, "<u4", 1, 80)[0])
+    records = np.frombuffer(data, Mesh.dtype, count, 84)
+    flip = np.array([1.0, -1.0, 1.0], dtype=np.float32)
+    out = np.zeros(count, dtype=Mesh.dtype)
+    out["normals"] = records["normals"] * flip
+    out["vectors"] = records["vectors"][:, ::-1] * flip + np.float32(0.0)
+    return str(header)[:80].ljust(80, " ").encode("ascii", "replace") \
+        + np.uint32(count).astype("<u4").tobytes() + out.tobytes()
 
 
 class AtomicWriter:
@@ -122,7 +157,7 @@ class AtomicWriter:
     def json(self, name: str, data: dict) -> Path:
         """Write ``data`` as indented JSON under the temporary name of ``name``."""
         tmp = self.target(name)
-        text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+        text = json_text(data)
         try:
             with open(tmp, "x", encoding="utf-8") as fh:
                 fh.write(text)

@@ -61,18 +61,21 @@ def edge_counts(faces: np.ndarray, n: int | None = None) -> dict[str, int]:
     """Counts of open (used once), non-manifold (used more than twice) and flipped
     (same direction twice) edges of faces (m, 3) over ``n`` vertices."""
     n = int(faces.max()) + 1 if n is None else n
-    a = faces.ravel().astype(np.int64)
-    b = faces[:, [1, 2, 0]].ravel().astype(np.int64)
-    undirected = np.sort(np.minimum(a, b) * n + np.maximum(a, b))
-    uses = np.diff(np.flatnonzero(np.r_[True, undirected[1:] != undirected[:-1], True]))
-    directed = np.sort(a * n + b)
+    f = faces.astype(np.int64)
+    a = f.ravel()
+    b = np.roll(f, -1, axis=1).ravel()
+    # one sort: each undirected edge, then its direction, in one int64 (n < 2**31)
+    key = np.sort((np.minimum(a, b) * n + np.maximum(a, b)) * 2 + (a > b))
+    edge = key >> 1
+    uses = np.diff(np.flatnonzero(np.r_[True, edge[1:] != edge[:-1], True]))
     return {"open_edges": int(np.sum(uses == 1)), "nonmanifold_edges": int(np.sum(uses > 2)),
-            "flipped_edges": int(np.sum(directed[1:] == directed[:-1]))}
+            "flipped_edges": int(np.sum(key[1:] == key[:-1]))}
 
 
-def edge_report(faces: np.ndarray) -> dict[str, bool]:
-    """Edge-based closedness: every edge used by exactly two faces, in opposite directions."""
-    counts = edge_counts(faces)
+def edge_report(faces: np.ndarray, counts: dict[str, int] | None = None) -> dict[str, bool]:
+    """Edge-based closedness: every edge used by exactly two faces, in opposite directions
+    (from :func:`edge_counts` of ``faces``, computed unless given)."""
+    counts = edge_counts(faces) if counts is None else counts
     watertight = counts["open_edges"] == 0 and counts["nonmanifold_edges"] == 0
     return {"watertight": watertight,
             "winding_consistent": watertight and counts["flipped_edges"] == 0}
@@ -80,24 +83,38 @@ def edge_report(faces: np.ndarray) -> dict[str, bool]:
 
 def volume_mm3(vertices: np.ndarray, faces: np.ndarray) -> float:
     """Signed volume (mm^3) by the divergence theorem; positive when wound outward."""
-    a, b, c = (vertices[faces[:, i]] for i in range(3))
-    return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+    x, y, z = (vertices[:, i].copy() for i in range(3))
+    i, j, k = faces[:, 0], faces[:, 1], faces[:, 2]
+    yj, zj, yk, zk = y[j], z[j], y[k], z[k]
+    return float(np.sum(x[i] * (yj * zk - zj * yk) + y[i] * (zj * x[k] - x[j] * zk)
+                        + z[i] * (x[j] * yk - yj * x[k])) / 6.0)
 
 
 def _top(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Faces whose normal points up (the top surface) and their vertex indices."""
-    a, b, c = (vertices[faces[:, i], :2] for i in range(3))
-    nz = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    x, y = vertices[:, 0].copy(), vertices[:, 1].copy()
+    i, j, k = faces[:, 0], faces[:, 1], faces[:, 2]
+    xi, yi = x[i], y[i]
+    nz = (x[j] - xi) * (y[k] - yi) - (y[j] - yi) * (x[k] - xi)
     top_faces = faces[nz > 1e-9]
-    return top_faces, np.flatnonzero(np.bincount(top_faces.ravel(), minlength=len(vertices)))
+    used = np.zeros(len(vertices), dtype=bool)
+    used[top_faces.ravel()] = True
+    return top_faces, np.flatnonzero(used)
 
 
 def heights_at(vertices: np.ndarray, top_faces: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Top-surface height at (k, 2) points by barycentric interpolation; NaN off the part."""
-    a, b, c = (vertices[top_faces[:, i]] for i in range(3))
+    x, y = vertices[:, 0], vertices[:, 1]
+    fx = [x[top_faces[:, i]] for i in range(3)]
+    fy = [y[top_faces[:, i]] for i in range(3)]
+    x_lo, x_hi = np.minimum(np.minimum(*fx[:2]), fx[2]), np.maximum(np.maximum(*fx[:2]), fx[2])
+    y_lo, y_hi = np.minimum(np.minimum(*fy[:2]), fy[2]), np.maximum(np.maximum(*fy[:2]), fy[2])
     out = np.full(len(xy), np.nan)
-    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
     for k, (px, py) in enumerate(xy):
+        near = top_faces[(x_lo <= px + 1e-6) & (x_hi >= px - 1e-6)
+                         & (y_lo <= py + 1e-6) & (y_hi >= py - 1e-6)]
+        a, b, c = (vertices[near[:, i]] for i in range(3))
+        det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1])
         l1 = ((px - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (py - a[:, 1])) / det
         l2 = ((b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (px - a[:, 0]) * (b[:, 1] - a[:, 1])) / det
         inside = (l1 >= -1e-9) & (l2 >= -1e-9) & (l1 + l2 <= 1 + 1e-9)
@@ -164,11 +181,12 @@ def seat_plane(top_v: np.ndarray, heel_centre: tuple[float, float], heel_width_m
 
 def measure(vertices: np.ndarray, faces: np.ndarray, side: str = "right",
             landmarks: dict | None = None, heel_width_mm: float | None = None,
-            exclude: tuple = ()) -> dict:
-    """Measured features of an insole mesh (see the module docstring)."""
+            exclude: tuple = (), edges: dict[str, int] | None = None) -> dict:
+    """Measured features of an insole mesh (see the module docstring); ``edges``: its
+    :func:`edge_counts` when already known."""
     v = vertices * np.array([1.0, -1.0, 1.0]) if side == "left" else vertices
     f = faces[:, ::-1] if side == "left" else faces
-    closed = edge_report(f)
+    closed = edge_report(f, edges)
     top_faces, top_idx = _top(v, f)
     if landmarks is None or heel_width_mm is None:
         landmarks, heel_width_mm = estimate_landmarks(v)
@@ -181,7 +199,7 @@ def measure(vertices: np.ndarray, faces: np.ndarray, side: str = "right",
     rim_seat = coef[0] + coef[1] * (rim[0] - hx) + coef[2] * (rim[1] - hy)
 
     ax, ay = landmarks["arch_apex"]
-    edge = np.linalg.norm(v[top_faces[:, 1]] - v[top_faces[:, 0]], axis=1)
+    edge = np.sqrt(sum((v[top_faces[:, 1], i] - v[top_faces[:, 0], i]) ** 2 for i in range(3)))
     lo, hi = _extent_y(v, ax, max(1.0, 0.75 * float(np.median(edge))))
     apex_z, mid_z = heights_at(v, top_faces, np.array([[ax, ay], [ax, (lo + hi) / 2]]))
     z_min = float(v[:, 2].min())

@@ -97,12 +97,18 @@ def triangulate_plan(outline: Polygon, spacing_mm: float) -> PlanMesh:
     lattice = np.column_stack([gx.ravel(), np.repeat(ys, len(xs))])
     shapely.prepare(outline)
     inside = shapely.contains_xy(outline, lattice[:, 0], lattice[:, 1])
-    dist = np.full(len(lattice), -1.0)
-    near_dist, near = cKDTree(mid).query(lattice[inside], k=3, distance_upper_bound=3 * h)
+    # Points deeper than 3.5 spacings are farther than 3 from every ring point and chord
+    # midpoint (chords sag far less than half a spacing): only the rest need the queries.
+    deep = outline.buffer(-3.5 * h)
+    shapely.prepare(deep)
+    near_border = inside & ~shapely.contains_xy(deep, lattice[:, 0], lattice[:, 1])
+    dist = np.where(inside, np.inf, -1.0)
+    near_dist, near = cKDTree(mid).query(lattice[near_border], k=3,
+                                         distance_upper_bound=3 * h)
     border = np.minimum(near_dist[:, 0], cKDTree(ring).query(
-        lattice[inside], distance_upper_bound=3 * h)[0])
+        lattice[near_border], distance_upper_bound=3 * h)[0])
     clear = np.all(near_dist > 1.1 * np.append(half, 0.0)[near], axis=1)
-    dist[inside] = np.where(clear & (border > 0.55 * h), border, -1.0)
+    dist[near_border] = np.where(clear & (border > 0.55 * h), border, -1.0)
     kept = dist > 0
     core = dist >= h
 
@@ -131,11 +137,12 @@ def triangulate_plan(outline: Polygon, spacing_mm: float) -> PlanMesh:
     number = np.full(len(lattice), -1)
     number[kept_idx] = n_ring + np.arange(len(kept_idx))
     band_number = np.concatenate([np.arange(n_ring), number[band_idx]])
-    faces = np.concatenate([band_number[tri], number[core_tris]])
+    band_faces = band_number[tri]
     points = np.vstack([ring, lattice[kept_idx]])
-    a, b, c = (points[faces[:, i]] for i in range(3))
+    a, b, c = (points[band_faces[:, i]] for i in range(3))
     area2 = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    faces = np.where((area2 < 0)[:, None], faces[:, [0, 2, 1]], faces)
+    band_faces = np.where((area2 < 0)[:, None], band_faces[:, [0, 2, 1]], band_faces)
+    faces = np.concatenate([band_faces, number[core_tris]])  # lattice triangles: CCW
 
     n_inner = len(kept_idx)
     if len(faces) != 2 * n_inner + n_ring - 2 or np.any(area2 == 0):

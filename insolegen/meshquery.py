@@ -13,6 +13,17 @@ MAX_CANDIDATES = 40_000_000   # candidate pairs past which a query gives up (hos
 _CHUNK = 400_000
 
 
+def cross_rows(u: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Row-wise cross products of (k, 3) arrays: ``np.cross``'s exact arithmetic, ~10x faster."""
+    u0, u1, u2 = u[:, 0], u[:, 1], u[:, 2]
+    w0, w1, w2 = w[:, 0], w[:, 1], w[:, 2]
+    out = np.empty(u.shape, dtype=np.result_type(u, w))
+    np.subtract(u1 * w2, u2 * w1, out=out[:, 0])
+    np.subtract(u2 * w0, u0 * w2, out=out[:, 1])
+    np.subtract(u0 * w1, u1 * w0, out=out[:, 2])
+    return out
+
+
 class TooDense(Exception):
     """A query would need more than :data:`MAX_CANDIDATES` candidate pairs."""
 
@@ -113,16 +124,16 @@ def _triangles_cross(t1: np.ndarray, t2: np.ndarray, eps: float) -> np.ndarray:
     """
     e1 = np.roll(t1, -1, axis=1) - t1
     e2 = np.roll(t2, -1, axis=1) - t2
-    n1 = np.cross(e1[:, 0], e1[:, 1])
-    n2 = np.cross(e2[:, 0], e2[:, 1])
+    n1 = cross_rows(e1[:, 0], e1[:, 1])
+    n2 = cross_rows(e2[:, 0], e2[:, 1])
     apart = _separated(t1, t2, n1, eps) | _separated(t1, t2, n2, eps)
     live = ~apart
     for i in range(3):
         for j in range(3):
-            live[live] &= ~_separated(t1[live], t2[live], np.cross(e1[live, i], e2[live, j]), eps)
+            live[live] &= ~_separated(t1[live], t2[live], cross_rows(e1[live, i], e2[live, j]), eps)
     for i in range(3):
-        live[live] &= ~_separated(t1[live], t2[live], np.cross(n1[live], e1[live, i]), eps)
-        live[live] &= ~_separated(t1[live], t2[live], np.cross(n2[live], e2[live, i]), eps)
+        live[live] &= ~_separated(t1[live], t2[live], cross_rows(n1[live], e1[live, i]), eps)
+        live[live] &= ~_separated(t1[live], t2[live], cross_rows(n2[live], e2[live, i]), eps)
     return live
 
 
@@ -169,7 +180,7 @@ def vertical_thickness(vertices: np.ndarray, faces: np.ndarray, min_slope: float
     through nothing (an open mesh) gets ``inf``.
     """
     tri = vertices[faces]
-    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normal = cross_rows(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     length = np.linalg.norm(normal, axis=1)
     nz = np.divide(normal[:, 2], length, out=np.zeros(len(faces)), where=length > 0)
     query = np.flatnonzero(np.abs(nz) >= min_slope)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 
 from insolegen import __version__
-from insolegen.export import stl_bytes
+from insolegen.export import mirrored_stl, stl_bytes
 from insolegen.formats import obj, stl_ascii, threemf
 from insolegen.mesh import Solid, build_insole
 from insolegen.printability import material
@@ -46,10 +46,14 @@ def stl_header(order, side: str) -> str:
     return f"insolegen {__version__} {order.order_id} {side} mm"
 
 
-def stl_file(order, side: str, solid: Solid) -> bytes:
-    """``<id>_<side>.stl`` as bytes: binary (numpy-stl, fixed header) or ASCII."""
+def stl_file(order, side: str, solid: Solid, mirror_of: bytes | None = None) -> bytes:
+    """``<id>_<side>.stl`` as bytes: binary (numpy-stl, fixed header) or ASCII.
+    ``mirror_of``: the binary file of the solid this one mirrors, to mirror rather than
+    serialise anew."""
     if order.ascii_stl:
         return stl_ascii(solid, stl_header(order, side))
+    if mirror_of is not None:
+        return mirrored_stl(mirror_of, stl_header(order, side))
     return stl_bytes(solid, stl_header(order, side))
 
 
@@ -96,7 +100,7 @@ def extra_files(order, design, solids: dict[str, Solid], engravings: dict,
 
 
 def making_report(order, measured: dict[str, dict], printability: dict[str, dict],
-                  engravings: dict, files: dict[str, bytes]) -> dict:
+                  engravings: dict, hashes: dict[str, str]) -> dict:
     """The report's section on making the part: material, mass, engraving, checks, hashes."""
     mat = material(order.material)
     return {
@@ -107,7 +111,7 @@ def making_report(order, measured: dict[str, dict], printability: dict[str, dict
                    for side, m in measured.items()},
         "engraving": {side: e.to_json() for side, e in engravings.items()},
         "printability": printability,
-        "sha256": {name: sha256(data) for name, data in files.items()},
+        "sha256": dict(hashes),
     }
 
 

@@ -8,7 +8,6 @@ complete and the written meshes have been measured and found as designed.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,14 +18,15 @@ import numpy as np
 from insolegen import __version__
 from insolegen.design import InsoleDesign, design_insole
 from insolegen.errors import InsolegenError
-from insolegen.export import AtomicWriter
+from insolegen.export import AtomicWriter, json_text
 from insolegen.foot import Foot
 from insolegen.formats import parse_stl
-from insolegen.inspection import measure, merge_corners
+from insolegen.inspection import edge_counts, measure, merge_corners
 from insolegen.measurements import foot_from_measurements
 from insolegen.mesh import Solid
 from insolegen.order import Order
-from insolegen.outputs import extra_files, file_kind, making_report, solids_for, stl_file
+from insolegen.outputs import (extra_files, file_kind, making_report, sha256, solids_for,
+                               stl_file)
 from insolegen.printability import check_mesh, material
 from insolegen.profiles import prescribe
 from insolegen.tolerances import TOL
@@ -142,6 +142,17 @@ class Rendered:
     design: InsoleDesign
     measured: dict[str, dict]
     timings: dict[str, float] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
+
+
+def _distinct(v32: np.ndarray) -> bool:
+    """Whether the (n, 3) float32 rows are pairwise distinct (``-0.0`` equals ``0.0``)."""
+    bits = (v32 + np.float32(0.0)).view(np.uint32).astype(np.uint64)
+    code = np.sort((bits[:, 0] << np.uint64(32)) ^ (bits[:, 1] << np.uint64(13)) ^ bits[:, 2])
+    if not np.any(code[1:] == code[:-1]):  # distinct codes: distinct rows
+        return True
+    merged, _ = merge_corners(v32[:, None, :])
+    return len(merged) == len(v32)
 
 
 def _as_read(vectors: np.ndarray, solid: Solid) -> tuple[np.ndarray, np.ndarray]:
@@ -154,8 +165,7 @@ def _as_read(vectors: np.ndarray, solid: Solid) -> tuple[np.ndarray, np.ndarray]
     v32 = solid.vertices.astype(np.float32) + np.float32(0.0)
     if not np.array_equal(vectors, v32[solid.faces]):
         raise InsolegenError("internal error: STL bytes differ from the solid they encode")
-    merged, _ = merge_corners(v32[:, None, :])
-    if len(merged) != len(v32):
+    if not _distinct(v32):
         raise InsolegenError("internal error: distinct vertices collapse in float32")
     return v32.astype(np.float64), solid.faces
 
@@ -165,11 +175,12 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
 
     Each mesh is serialised, parsed back from its own bytes, merged, measured,
     compared with the design and checked for printing (the fast checks of
-    :func:`insolegen.printability.check_mesh`); unless engraved, the left file
-    must be the right one mirrored, corner for corner. The order's
-    ``formats`` add 3MF, OBJ, preview and ticket (:mod:`insolegen.outputs`). Used directly by batch workers that hand
-    their files back to the client (a Dask cluster without shared storage).
-    ``foot`` stands in for the order's own foot, e.g. one read from a copy of
+    :func:`insolegen.printability.check_mesh`); unless engraved, the left file is
+    the right one's mirrored (:func:`insolegen.export.mirrored_stl`), checked
+    corner for corner against the left solid, and measures as the right one.
+    The order's ``formats`` add 3MF, OBJ, preview and ticket
+    (:mod:`insolegen.outputs`). Batch workers call it and stage or return the
+    bytes (:mod:`insolegen.batch_work`). ``foot`` stands in for the order's own foot, e.g. one read from a copy of
     the scan on the worker.
     """
     t0 = time.perf_counter()
@@ -182,44 +193,49 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     files: dict[str, bytes] = {}
     names: dict[str, str] = {}
     vectors: dict[str, np.ndarray] = {}
+    stl: dict[str, bytes] = {}
     measured: dict[str, dict] = {}
     checks: dict[str, dict] = {}
     printable: dict[str, dict] = {}
     for side in sorted(solids, key=lambda s: s != "right"):  # right first: left mirrors it
         solid = solids[side]
         name = f"{order.order_id}_{side}.stl"
-        data = stl_file(order, side, solid)
+        mirror = side == "left" and "right" in stl and not engravings
+        data = stl[side] = stl_file(order, side, solid, stl["right"] if mirror else None)
         if "stl" in order.formats:
             files[name] = data
             names[side] = name
         vectors[side] = parse_stl(data, name)
-        if side == "left" and "right" in vectors and not engravings:
-            mirrored = vectors["right"][:, ::-1] * np.array([1, -1, 1], dtype=np.float32)
-            if not np.array_equal(mirrored, vectors["left"]):
-                raise InsolegenError("internal error: the left insole is not the mirror of the "
-                                     "right")
+        if mirror:
+            v32 = solid.vertices.astype(np.float32) + np.float32(0.0)
+            if not np.array_equal(vectors[side], v32[solid.faces]):
+                raise InsolegenError("internal error: the left insole's file is not the mirror "
+                                     "of the right one's")
             # an exact mirror measures and checks exactly as the right one did
             measured[side], checks[side], printable[side] = copy.deepcopy(
                 (measured["right"], checks["right"], printable["right"]))
             continue
         vertices, faces = _as_read(vectors[side], solid)
+        edges = edge_counts(faces, len(vertices))
         measured[side] = measure(vertices, faces, side, landmarks, design.heel_width_mm,
-                                design.seat_exclusions)
+                                 design.seat_exclusions, edges)
         checks[side] = compare(measured[side], design.expected, design.resolution_mm)
         _self_check(side, measured[side], checks[side])
-        printable[side] = check_mesh(vertices, faces, material(order.material), thorough=False)
+        printable[side] = check_mesh(vertices, faces, material(order.material), thorough=False,
+                                     edges=edges)
         if not printable[side]["printable"]:
             raise InsolegenError(f"internal error: the {side} insole as written is not "
                                  f"printable: {'; '.join(printable[side]['problems'])}")
     t3 = time.perf_counter()
     files.update(extra_files(order, design, solids, engravings, measured, files))
     t3x = time.perf_counter()
+    hashes = {name: sha256(data) for name, data in files.items()}
     report = {"insolegen_version": __version__, "order": order.to_json(), "files": names,
               "design": design.to_json(), "measured": measured, "checks": checks,
-              "making": making_report(order, measured, printable, engravings, files)}
-    files[f"{order.order_id}.json"] = (json.dumps(report, indent=2, allow_nan=False)
-                                       + "\n").encode("utf-8")
+              "making": making_report(order, measured, printable, engravings, hashes)}
+    files[f"{order.order_id}.json"] = json_text(report).encode("utf-8")
+    hashes[f"{order.order_id}.json"] = sha256(files[f"{order.order_id}.json"])
     t4 = time.perf_counter()
     timings = {"design_s": t1 - t0, "mesh_s": t2 - t1, "measure_s": t3 - t2,
                "outputs_s": t3x - t3, "report_s": t4 - t3x, "total_s": t4 - t0}
-    return Rendered(order.order_id, files, design, measured, timings)
+    return Rendered(order.order_id, files, design, measured, timings, hashes)

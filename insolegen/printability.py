@@ -82,14 +82,14 @@ def parse_bed(text: object) -> tuple[float, float, float]:
     return values
 
 
-def _faces_report(tri: np.ndarray, faces: np.ndarray, n: int, scale: float) -> dict[str, int]:
-    """Degenerate faces (a repeated corner or no area) and duplicate faces (same corners)."""
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    area2 = np.sqrt(np.einsum("ij,ij->i", cross, cross))
-    repeated = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) \
-        | (faces[:, 0] == faces[:, 2])
-    degenerate = repeated | (area2 <= 1e-10 * scale * scale)
-    key = np.sort(faces, axis=1).astype(np.int64)
+def _faces_report(area2: np.ndarray, faces: np.ndarray, n: int, scale: float
+                  ) -> dict[str, int]:
+    """Degenerate faces (a repeated corner or no area) and duplicate faces (same corners),
+    from the faces' doubled areas (m,)."""
+    f0, f1, f2 = (faces[:, i].astype(np.int64) for i in range(3))
+    degenerate = (f0 == f1) | (f1 == f2) | (f0 == f2) | (area2 <= 1e-10 * scale * scale)
+    lo, hi = np.minimum(np.minimum(f0, f1), f2), np.maximum(np.maximum(f0, f1), f2)
+    key = np.column_stack([lo, f0 + f1 + f2 - lo - hi, hi])  # each face's corners, sorted
     if n < 2**21:  # three indices fit one int64
         code = np.sort((key[:, 0] * n + key[:, 1]) * n + key[:, 2])
         same = code[1:] == code[:-1]
@@ -97,6 +97,16 @@ def _faces_report(tri: np.ndarray, faces: np.ndarray, n: int, scale: float) -> d
         order = np.lexsort(key.T[::-1])
         same = np.all(key[order][1:] == key[order][:-1], axis=1)
     return {"degenerate_faces": int(degenerate.sum()), "duplicate_faces": int(same.sum())}
+
+
+def _volumes_areas(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each face's signed volume with the origin (mm^3) and doubled area (mm^2), (m,) each."""
+    x, y, z = (vertices[:, i].copy() for i in range(3))
+    corners = [(x[faces[:, i]], y[faces[:, i]], z[faces[:, i]]) for i in range(3)]
+    (ax, ay, az), (bx, by, bz), (cx, cy, cz) = corners
+    ux, uy, uz, wx, wy, wz = bx - ax, by - ay, bz - az, cx - ax, cy - ay, cz - az
+    nx, ny, nz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
+    return (ax * nx + ay * ny + az * nz) / 6.0, np.sqrt(nx * nx + ny * ny + nz * nz)
 
 
 def _shells(faces: np.ndarray, n: int, signed: np.ndarray) -> tuple[int, int]:
@@ -137,13 +147,15 @@ def bed_fit(xy: np.ndarray, height: float, bed: tuple[float, float, float]
 
 
 def check_mesh(vertices: np.ndarray, faces: np.ndarray, mat: Material,
-               bed: tuple[float, float, float] | None = None, thorough: bool = True) -> dict:
+               bed: tuple[float, float, float] | None = None, thorough: bool = True,
+               edges: dict[str, int] | None = None) -> dict:
     """Printability of one body: vertices (n, 3) float mm, faces (m, 3) int.
 
     ``thorough`` False skips the costly tests (self-intersections, thickness
     by rays, counting shells), for parts correct by construction; they are
-    then reported as ``None`` and the whole body's volume must be positive. The report's ``problems`` lists one clear reason
-    per failed test; the body is printable when it is empty.
+    then reported as ``None`` and the whole body's volume must be positive. ``edges``: the
+    faces' :func:`~insolegen.inspection.edge_counts` when already known. The report's
+    ``problems`` lists one clear reason per failed test; the body is printable when it is empty.
     """
     problems: list[str] = []
     warnings: list[str] = []
@@ -152,16 +164,15 @@ def check_mesh(vertices: np.ndarray, faces: np.ndarray, mat: Material,
         report.update(printable=False, problems=["no triangles: nothing to print"], warnings=[])
         return report
     n = len(vertices)
-    edges = edge_counts(faces, n)
+    edges = edge_counts(faces, n) if edges is None else edges
     closed = edges["open_edges"] == 0 and edges["nonmanifold_edges"] == 0
-    tri = vertices[faces]
-    signed = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6.0
+    signed, area2 = _volumes_areas(vertices, faces)
     volume = float(signed.sum())
     # Shells cost a graph search: only when thorough; else the whole body's volume decides.
     shells, inverted = _shells(faces, n, signed) if thorough else (None, int(volume < 0))
-    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+    lo, hi = vertices.T.min(axis=1), vertices.T.max(axis=1)
     report.update(edges)
-    report.update(_faces_report(tri, faces, n, float((hi - lo).max())))
+    report.update(_faces_report(area2, faces, n, float((hi - lo).max())))
     report.update(watertight=closed, winding_consistent=closed and edges["flipped_edges"] == 0,
                   shells=shells, inside_out_shells=inverted,
                   volume_mm3=round(volume, 1),

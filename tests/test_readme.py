@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from conftest import ROOT
 from insolegen.profiles import load_profile
 
