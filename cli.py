@@ -128,7 +128,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         logging.getLogger("insolegen.batch").setLevel(logging.INFO)
     result = run_batch(Path(args.orders), Path(args.out), workers=args.workers,
                        scheduler=args.scheduler, retry_failed=args.retry_failed,
-                       dry_run=args.dry_run, progress=tty,
+                       dry_run=args.dry_run, progress=tty, keep_results=False,
                        scan_root=Path(args.scan_root) if args.scan_root else None)
     print(result.summary())
     return result.exit_code

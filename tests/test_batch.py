@@ -17,6 +17,7 @@ from batchutil import assert_order_valid, manifest, tree, write
 from insolegen import __version__
 from insolegen.batch import (MANIFEST_NAME, OrderResult, read_orders, run_batch, validate,
                              write_order)
+from insolegen.batch_output import publish, stage, staging_dir
 from insolegen.errors import InputError, OutputError
 
 COARSE = "4"
@@ -374,6 +375,49 @@ def test_a_killed_worker_process_costs_no_order(tmp_path, caplog):
         [(r.order_id, r.error) for r in result.orders if r.error]
     for entry in manifest(tmp_path / "out"):
         assert_order_valid(tmp_path / "out", entry)
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".insolegen-tmp")], \
+        "what the dead worker had staged is removed"
+
+
+def test_pool_workers_stage_the_same_bytes_the_batch_process_writes(tmp_path):
+    pool = run_batch(_orders(4), tmp_path / "pool", workers=2)
+    inline = run_batch(_orders(4), tmp_path / "inline", workers=0)
+    assert pool.counts["done"] == inline.counts["done"] == 4
+    assert all(r.timings.get("stage_s") is not None for r in pool.orders)
+    assert tree(tmp_path / "pool") == tree(tmp_path / "inline")
+    assert [r.files for r in pool.orders] == [r.files for r in inline.orders]
+
+
+def test_publish_refuses_a_staged_folder_that_is_not_what_was_recorded(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    staged = staging_dir(out, "P1")
+    records = stage(staged, "P1", {"P1.json": b"{}", "P1_left.stl": b"solid"})
+    (staged / "P1_extra.stl").write_bytes(b"planted")
+    with pytest.raises(OutputError, match="the staged files are not the ones recorded"):
+        publish(out, "P1", staged, records)
+    assert sorted(p.name for p in out.iterdir()) == []
+    staged = staging_dir(out, "P1")
+    records = stage(staged, "P1", {"P1.json": b"{}"})
+    (staged / "P1.json").write_bytes(b"{} and more")
+    with pytest.raises(OutputError, match="not the ones recorded"):
+        publish(out, "P1", staged, records)
+    staged = staging_dir(out, "P1")
+    publish(out, "P1", staged, stage(staged, "P1", {"P1.json": b"{}"}))
+    assert sorted(p.name for p in out.iterdir()) == ["P1"]
+
+
+def test_results_need_not_be_kept_for_huge_batches(tmp_path):
+    orders = _orders(3) + [{"order_id": "bad", "conditions": "bogus", "foot_length_mm": 250}]
+    kept = run_batch(orders, tmp_path / "a", workers=0)
+    lean = run_batch(orders, tmp_path / "b", workers=0, keep_results=False)
+    assert lean.orders == () and len(kept.orders) == 4
+    assert lean.counts == kept.counts == {"done": 3, "failed": 1, "skipped": 0}
+    assert lean.failures_by_reason == kept.failures_by_reason == {"invalid condition": 1}
+    assert lean.insoles_made == kept.insoles_made == 4
+    assert lean.summary().replace(str(tmp_path / "b"), "X").splitlines()[2:] == \
+        kept.summary().replace(str(tmp_path / "a"), "X").splitlines()[2:]
+    assert [e["status"] for e in manifest(tmp_path / "b")] == ["done"] * 3 + ["failed"]
 
 
 def test_input_failures_are_not_retried_unless_asked_and_a_fixed_scan_is(tmp_path):
@@ -417,3 +461,31 @@ def test_scan_root_refuses_scans_outside_it_even_through_symlinks(tmp_path):
     assert "outside the scan root" in failed[0].error
     jobs, failed = validate([Row(i + 1, r) for i, r in enumerate(rows)], root)
     assert len(jobs) == 4 and not failed
+
+
+def test_orders_sharing_a_scan_process_it_once_per_worker(tmp_path, monkeypatch):
+    """A worker keeps the feet it scanned: the second order on the same scan file does not
+    process the scan again, and makes exactly the files it makes on its own."""
+    import shutil
+
+    from conftest import ROOT
+    from insolegen import batch_work, pipeline
+
+    shutil.copy(ROOT / "scans" / "dupontgu_left_m.stl", tmp_path / "left.stl")
+    scanned: list[str] = []
+    real = pipeline.foot_for
+
+    def counting(order):
+        scanned.append(order.order_id)
+        return real(order)
+
+    monkeypatch.setattr(pipeline, "foot_for", counting)
+    monkeypatch.setattr(batch_work, "_FEET", batch_work.OrderedDict())
+    orders = [{"order_id": f"S{i}", "side": "left", "conditions": c, "scan": "left.stl",
+               "resolution_mm": COARSE} for i, c in enumerate(["neutral", "flat_feet"])]
+    shared = run_batch(orders, tmp_path / "shared", workers=0, base_dir=tmp_path)
+    assert shared.counts["done"] == 2 and scanned == ["S0"]
+    batch_work._FEET.clear()
+    alone = run_batch(orders[1:], tmp_path / "alone", workers=0, base_dir=tmp_path)
+    assert scanned == ["S0", "S1"]
+    assert shared.orders[1].files == alone.orders[0].files

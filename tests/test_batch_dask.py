@@ -11,11 +11,13 @@ import csv
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from stl.mesh import Mesh
 
 from batchutil import assert_order_valid, manifest
 from conftest import CONDITIONS, ROOT, run_cli
-from insolegen import batch
+from insolegen import batch_dask
 from insolegen.batch import Row, WorkItem, make, run_batch, validate
 from insolegen.errors import InputError
 
@@ -96,9 +98,28 @@ def test_a_worker_without_the_scan_file_uses_the_bytes_it_was_sent(tmp_path):
 
 
 def test_an_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(batch, "CONNECT_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(batch_dask, "CONNECT_TIMEOUT_S", 2.0)
     orders = [{"order_id": "U1", "conditions": "neutral", "foot_length_mm": 250}]
     with pytest.raises(InputError, match="scheduler = 'tcp://127.0.0.1:9': cannot connect"):
         run_batch(orders, tmp_path / "out", scheduler="tcp://127.0.0.1:9")
     assert not (tmp_path / "out" / "U1").exists()
     assert not (tmp_path / "out" / "manifest.jsonl").exists()
+
+
+def test_an_unusable_scan_sent_as_bytes_is_named_by_the_orders_path(tmp_path):
+    """A worker reading the bytes it was sent reports the order's scan path, never the
+    private copy it made."""
+    scan = tmp_path / "plate.stl"
+    plate = np.array([[[0, 0, 0], [260, 0, 0], [260, 100, 0]], [[0, 0, 0], [260, 100, 0],
+                                                                 [0, 100, 0]]], np.float32)
+    mesh = Mesh(np.zeros(len(plate), dtype=Mesh.dtype))
+    mesh.vectors[:] = plate
+    mesh.save(str(scan))
+    (job,), _ = validate([Row(1, {"order_id": "P", "side": "left", "conditions": "neutral",
+                                  "scan": "plate.stl"})], tmp_path)
+    data = scan.read_bytes()
+    scan.unlink()
+    out = make(WorkItem(job, data))
+    assert out.reason == "unusable scan", out
+    assert out.error.startswith(f"scan = '{scan}':"), out.error
+    assert "insolegen-scan-" not in out.error
