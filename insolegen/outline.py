@@ -89,19 +89,18 @@ def _catmull_rom_closed(ctrl: np.ndarray, samples: int) -> np.ndarray:
     dt = np.sqrt(np.maximum(chord, 1e-9))
     lengths = chord[1:k + 1]
     counts = np.maximum(np.round(samples * lengths / lengths.sum()).astype(int), 1)
-    out = []
-    for i in range(k):
-        p0, p1, p2, p3 = p[i], p[i + 1], p[i + 2], p[i + 3]
-        t0, t1, t2 = dt[i], dt[i + 1], dt[i + 2]
-        u = np.linspace(0.0, t1, counts[i], endpoint=False)[:, None]
-        # Barry-Goldman pyramid on the knot sequence (-t0, 0, t1, t1 + t2).
-        a1 = ((0 - u) * p0 + (u + t0) * p1) / t0
-        a2 = ((t1 - u) * p1 + u * p2) / t1
-        a3 = ((t1 + t2 - u) * p2 + (u - t1) * p3) / t2
-        b1 = ((t1 - u) * a1 + (u + t0) * a2) / (t1 + t0)
-        b2 = ((t1 + t2 - u) * a2 + u * a3) / (t1 + t2)
-        out.append(((t1 - u) * b1 + u * b2) / t1)
-    return np.vstack(out)
+    seg = np.repeat(np.arange(k), counts)  # every sample's segment, all segments at once
+    start = np.cumsum(counts) - counts
+    t0, t1, t2 = (dt[seg + j][:, None] for j in range(3))
+    u = ((np.arange(len(seg)) - start[seg]) * (dt[seg + 1] / counts[seg]))[:, None]
+    p0, p1, p2, p3 = (p[seg + j] for j in range(4))
+    # Barry-Goldman pyramid on the knot sequence (-t0, 0, t1, t1 + t2).
+    a1 = ((0 - u) * p0 + (u + t0) * p1) / t0
+    a2 = ((t1 - u) * p1 + u * p2) / t1
+    a3 = ((t1 + t2 - u) * p2 + (u - t1) * p3) / t2
+    b1 = ((t1 - u) * a1 + (u + t0) * a2) / (t1 + t0)
+    b2 = ((t1 + t2 - u) * a2 + u * a3) / (t1 + t2)
+    return ((t1 - u) * b1 + u * b2) / t1
 
 
 def _fit_extents(xy: np.ndarray, length: float, ball: float, heel: float) -> np.ndarray:

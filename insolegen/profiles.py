@@ -69,9 +69,14 @@ MAX_PROFILE_BYTES = 1 << 20   # a profile is a few hundred bytes
 MAX_NAME_CHARS = 64           # condition names; longer ones never touch the file system
 
 
+@functools.cache
+def _builtin_dir() -> Path:
+    return Path(str(resources.files("insolegen.profile_data")))
+
+
 def _profile_dirs() -> list[Path]:
     """Where profiles are looked up: ``$INSOLEGEN_PROFILES`` first (a lab's own), then built-ins."""
-    dirs = [Path(str(resources.files("insolegen.profile_data")))]
+    dirs = [_builtin_dir()]
     extra = os.environ.get(PROFILE_DIR_ENV)
     if extra:
         folder = Path(extra)
