@@ -376,8 +376,11 @@ def stalled_run(out: Path, marker: Path, stall: str, *extra: str) -> subprocess.
             ex.open = stalling_open
         sys.exit(cli.main({args(out, *extra)!r}))
     """)
+    # Ctrl-C as on a terminal even when the tests run in the background, where a shell
+    # starts jobs with SIGINT ignored and a child would inherit that.
     return subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(marker: Path, proc: subprocess.Popen, timeout: float = 30) -> None:
