@@ -186,20 +186,47 @@ def intact(out_dir: Path, entry: OrderResult) -> bool:
     return True
 
 
+class PreviousEntries(Mapping):
+    """An earlier run's manifest entries by order id, read from the file when asked for:
+    only each entry's place in the file is held in memory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._where: dict[str, tuple[int, int]] = {}  # id: (offset, length) of its last line
+
+    def _entry(self, raw: bytes) -> OrderResult:
+        data = json.loads(raw.decode("utf-8", errors="replace"))
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        return OrderResult.from_json(data)
+
+    def __getitem__(self, order_id: str) -> OrderResult:
+        offset, length = self._where[order_id]
+        with open(self.path, "rb") as fh:
+            fh.seek(offset)
+            return self._entry(fh.read(length))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
 class Manifest:
     """``DIR/manifest.jsonl``: appended to as orders finish, rewritten whole at the end.
 
     While a batch runs, a newer line for an order may follow an older one:
-    the last line with a fingerprint wins. This run's lines are remembered by
-    their place in the file, not held in memory; at the end the file is
-    rewritten (temporary name, then rename) to one line per order: this run's
-    in orders-file order, then earlier runs' orders not in this run.
+    the last line with a fingerprint wins. Neither earlier runs' entries nor
+    this run's lines are held in memory, only where they are in the file; at
+    the end the file is rewritten (temporary name, then rename) to one line
+    per order: this run's in orders-file order, then earlier runs' orders not
+    in this run, in the order they were first seen.
     """
 
     def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / MANIFEST_NAME
-        self.previous: dict[str, OrderResult] = {}
-        self.order: list[str] = []
+        self.previous = PreviousEntries(self.path)
         self._cut_short = False
         self._mine = array("q")   # (orders line, offset, length) of each line this run wrote
         self._seen: set[str] = set()
@@ -209,27 +236,22 @@ class Manifest:
             self._read()
 
     def _read(self) -> None:
+        where = self.previous._where
         with open(self.path, "rb") as fh:
-            last = b""
+            offset, last = 0, b""
             for number, raw in enumerate(fh, start=1):
-                last = raw
-                line = raw.decode("utf-8", errors="replace")
-                if not line.strip():
+                start, offset, last = offset, offset + len(raw), raw
+                if not raw.strip():
                     continue
                 try:
-                    data = json.loads(line)
-                    if not isinstance(data, dict):
-                        raise ValueError(f"a JSON {type(data).__name__}, not an object")
-                    entry = OrderResult.from_json(data)
+                    entry = self.previous._entry(raw)
                 except (ValueError, TypeError, RecursionError) as exc:
                     log.warning("%s line %d: ignored, not a manifest entry (%s)", self.path,
                                 number, exc)
                     continue
                 if isinstance(entry.order_id, str) and entry.fingerprint \
                         and entry.status in STATUSES:
-                    if entry.order_id not in self.previous:
-                        self.order.append(entry.order_id)
-                    self.previous[entry.order_id] = entry
+                    where[entry.order_id] = (start, len(raw))
         self._cut_short = bool(last) and not last.endswith(b"\n")
 
     def append(self, entries: Iterable[OrderResult]) -> None:
@@ -253,15 +275,18 @@ class Manifest:
     def rewrite(self) -> None:
         """One line per order: this run's, then earlier runs' orders not in this run."""
         mine = sorted(zip(self._mine[0::3], self._mine[1::3], self._mine[2::3]))
-        kept = [self.previous[i] for i in self.order if i.casefold() not in self._seen]
+        kept = [i for i in self.previous if i.casefold() not in self._seen]
         tmp = self.path.with_name(f"{TMP_MARK}{secrets.token_hex(6)}-{MANIFEST_NAME}")
         try:
             with open(tmp, "xb") as out, contextlib.ExitStack() as stack:
-                src = stack.enter_context(open(self.path, "rb")) if mine else None
+                src = stack.enter_context(open(self.path, "rb")) if mine or kept else None
                 for _, offset, length in mine:
                     src.seek(offset)
                     out.write(src.read(length))
-                for entry in kept:
+                for order_id in kept:
+                    offset, length = self.previous._where[order_id]
+                    src.seek(offset)
+                    entry = self.previous._entry(src.read(length))
                     out.write((json.dumps(entry.to_json(), ensure_ascii=True) + "\n")
                               .encode("ascii"))
                 out.flush()
