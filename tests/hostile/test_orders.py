@@ -198,3 +198,34 @@ def test_a_100k_line_orders_file_is_read_in_bounded_time_and_memory(dry_runs):
 def test_memory_does_not_grow_with_the_number_of_orders(dry_runs):
     small, large = dry_runs[1][1], dry_runs[100_000][1]
     assert large - small < 32, f"1 line: {small:.0f} MB, 100k lines: {large:.0f} MB"
+
+
+MANIFEST_PEAK = textwrap.dedent("""
+    import json, resource, sys
+    from pathlib import Path
+    from insolegen.batch_output import Manifest
+    folder = Path(sys.argv[1])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    manifest = Manifest(folder)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    entry = manifest.previous["ORDER-077777"]
+    print(len(manifest.previous), grown // 1024, entry.files[0]["path"])
+""")
+
+
+def test_a_rerun_over_a_100k_order_manifest_holds_only_where_entries_are(tmp_path):
+    """An earlier manifest's entries are read when their order comes up, not all kept."""
+    with open(tmp_path / "manifest.jsonl", "w") as fh:
+        for i in range(100_000):
+            oid = f"ORDER-{i:06d}"
+            fh.write(json.dumps({
+                "order_id": oid, "line": i + 2, "status": "done",
+                "fingerprint": "sha256:" + "d" * 64,
+                "files": [{"path": f"{oid}/{oid}_{s}.stl", "sha256": "a" * 64, "bytes": 4726284}
+                          for s in ("left", "right")], "insoles": 2,
+                "timings": {"mesh_s": 0.05}, "worker": "host:1"}) + "\n")
+    proc = subprocess.run([sys.executable, "-c", MANIFEST_PEAK, str(tmp_path)],
+                          capture_output=True, text=True, timeout=110, cwd=ROOT)
+    count, grown_mb, path = proc.stdout.split()
+    assert (int(count), path) == (100_000, "ORDER-077777/ORDER-077777_left.stl"), proc.stderr
+    assert int(grown_mb) < 40, f"{grown_mb} MB for 100,000 earlier entries"
