@@ -28,6 +28,7 @@ from insolegen.errors import ScanError
 from insolegen.surface import SEAT_RADIUS
 
 ARCH_APEX_FRAC, ARCH_APEX_U, ALLOWANCE_MM = 0.42, 0.75, 10.0
+SEAT_GROWTH = (1.0, 1.15, 1.3, 1.5)  # seat disk radii tried, in SEAT_RADIUS heel widths
 
 
 def read_stl(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -155,18 +156,23 @@ def seat_plane(top_v: np.ndarray, heel_centre: tuple[float, float], heel_width_m
     Fitted to the (n, 3) top-surface vertices within ``SEAT_RADIUS`` heel
     widths of the heel centre, leaving out the disks ``exclude`` (``(x, y,
     radius)`` in mm: recesses the design cut, when known) and, robustly,
-    points more than 0.2 mm below the plane (recesses not known). The design
+    points more than 0.2 mm below the plane (recesses not known). When a
+    recess leaves fewer than 12 vertices (a small heel at a coarse
+    resolution), the disk grows by the steps of ``SEAT_GROWTH`` until it has them. The design
     uses the same function on its own surface to state what a curved seat
     measures.
     """
     hx, hy = heel_centre
-    r = SEAT_RADIUS * heel_width_mm
-    seat = top_v[(top_v[:, 0] - hx) ** 2 + (top_v[:, 1] - hy) ** 2 <= r * r]
-    outside = np.ones(len(seat), bool)
+    d2 = (top_v[:, 0] - hx) ** 2 + (top_v[:, 1] - hy) ** 2
+    outside = np.ones(len(top_v), bool)
     for cx, cy, radius in exclude:
-        outside &= (seat[:, 0] - cx) ** 2 + (seat[:, 1] - cy) ** 2 > radius * radius
-    if outside.sum() >= 12:
-        seat = seat[outside]
+        outside &= (top_v[:, 0] - cx) ** 2 + (top_v[:, 1] - cy) ** 2 > radius * radius
+    for grow in SEAT_GROWTH:  # a recess may leave too few points on a coarse small seat
+        r = grow * SEAT_RADIUS * heel_width_mm
+        near = d2 <= r * r
+        if np.sum(near & outside) >= 12:
+            break
+    seat = top_v[near & outside] if np.sum(near & outside) >= 3 else top_v[near]
     keep = np.ones(len(seat), bool)
     for _ in range(8):  # robust plane: drop points below it (recesses)
         A = np.column_stack([np.ones(keep.sum()), seat[keep, 0] - hx, seat[keep, 1] - hy])

@@ -187,6 +187,19 @@ FORMER_BUGS = {
     "heel-off-x0": {"order_id": "k3", "conditions": "neutral", "foot_length_mm": 200,
                     "set": {"insole_length": "three_quarter"}, "resolution_mm": 3,
                     "side": "right"},
+    # a recess left 11 seat vertices on a small heel at 3 mm: the seat fit fell back to the
+    # recess's own slopes (tilt -0.86 for 0); the seat disk now grows past the recess
+    "recess-leaves-too-few-seat-vertices": {
+        "order_id": "p1", "conditions": "plantar_fasciitis", "shoe_size": "Mondopoint 153",
+        "heel_width_mm": 44.7, "resolution_mm": 3.0},
+    "recess-on-a-posted-child-heel": {
+        "order_id": "p2", "conditions": "flat_feet", "shoe_size": "EU 25", "heel_width_mm": 35.0,
+        "resolution_mm": 2.8,
+        "set": {"base_thickness_mm": 1.5, "top_cover_thickness_mm": 0.0,
+                "min_thickness_mm": 1.0, "insole_length": "three_quarter", "heel_lift_mm": 0.0,
+                "heel_recess_position_frac": 0.12, "toe_allowance_mm": 0.0,
+                "arch_support_height_mm": 0.0, "heel_spur_relief": True,
+                "heel_recess_depth_mm": 0.5}},
 }
 
 
