@@ -9,7 +9,8 @@ one; otherwise they are estimated from the mesh by the template's proportions.
 Definitions (mm, degrees):
 
 - ``heel_seat_height_mm``: height at the heel centre of the plane fitted to
-  the top surface within 0.2 heel widths of it (recesses left out);
+  the top surface within 0.2 heel widths of it (recesses left out; wider when they
+  leave too few vertices, see :func:`seat_plane`);
 - ``rearfoot_tilt_deg``: that plane's slope across the foot, + medial side higher;
 - ``heel_cup_depth_mm``: top of the rim at the back of the heel above that plane;
 - ``arch_height_mm``: top surface at the arch apex above the top surface on the
