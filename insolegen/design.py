@@ -150,7 +150,7 @@ class InsoleDesign:
     def seat_exclusions(self) -> tuple[tuple[float, float, float], ...]:
         """Disks ``(x, y, radius)`` (mm) of the heel seat that a recess lowers on purpose;
         the seat plane is measured around them."""
-        if not self.params["heel_spur_relief"]:
+        if not self.params["heel_spur_relief"] or self.params["heel_recess_depth_mm"] <= 0:
             return ()
         x, y = self.heel_recess_centre
         return ((round(x, 4), round(y, 4), self.params["heel_recess_diameter_mm"] / 2 + 0.5),)
