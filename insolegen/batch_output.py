@@ -24,22 +24,11 @@ from pathlib import Path
 
 from insolegen.batch_orders import MANIFEST_NAME, STATUSES, OrderResult, sha256_file
 from insolegen.errors import OutputError
-from insolegen.export import TMP_MARK
+from insolegen.export import TMP_MARK, fsync_dir
 
 log = logging.getLogger("insolegen.batch")
 
 LOCK_NAME = ".insolegen-batch.lock"
-
-
-def fsync_dir(path: Path) -> None:
-    """Make the entries of folder ``path`` (new files, renames) durable."""
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove(path: Path) -> None:
@@ -155,11 +144,6 @@ def publish(out_dir: Path, order_id: str, staged: Path, records: list[dict]) -> 
 def write_order(out_dir: Path, order_id: str, files: Mapping[str, bytes]) -> list[dict]:
     """Write an order's files into ``out_dir/<order_id>/`` whole, or not at all: staged,
     then published. Returns ``{"path", "sha256", "bytes"}`` per file."""
-    check_names(order_id, files)
-    final = out_dir / order_id
-    if (final.exists() or final.is_symlink()) and not _ours(final, order_id):
-        raise OutputError(f"{final}: exists and is not an insolegen order folder; refusing to "
-                          "replace it (move it away or choose another --out)")
     staged = staging_dir(out_dir, order_id)
     records = stage(staged, order_id, files)
     publish(out_dir, order_id, staged, records)

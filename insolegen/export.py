@@ -92,8 +92,10 @@ class _StlMesh(Mesh):
         return str(name)[:80].ljust(80, " ")
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the renames in ``folder`` durable."""
+def fsync_dir(folder: Path) -> None:
+    """Make the entries of ``folder`` (new files, renames) durable (POSIX; elsewhere a no-op)."""
+    if os.name != "posix":
+        return
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -103,9 +105,14 @@ def _fsync_dir(folder: Path) -> None:
 
 def stl_bytes(solid: Solid, header: str) -> bytes:
     """The solid as a binary STL file (mm, float32), written by numpy-stl; no timestamp."""
+    return _stl_file(stl_bytes_array(solid), header)
+
+
+def _stl_file(records: np.ndarray, header: str) -> bytes:
+    """numpy-stl records (normals, vectors, attr) as a binary STL file with ``header``."""
     import io
     buffer = io.BytesIO()
-    mesh = _StlMesh(stl_bytes_array(solid), calculate_normals=False, remove_empty_areas=False)
+    mesh = _StlMesh(records, calculate_normals=False, remove_empty_areas=False)
     mesh.save(header, fh=buffer, mode=Mode.BINARY, update_normals=False)
     return buffer.getvalue()
 
@@ -121,8 +128,7 @@ def mirrored_stl(data: bytes, header: str) -> bytes:
     out = np.zeros(count, dtype=Mesh.dtype)
     out["normals"] = records["normals"] * flip
     out["vectors"] = records["vectors"][:, ::-1] * flip + np.float32(0.0)
-    return str(header)[:80].ljust(80, " ").encode("ascii", "replace") \
-        + np.uint32(count).astype("<u4").tobytes() + out.tobytes()
+    return _stl_file(out, header)
 
 
 class AtomicWriter:
@@ -201,7 +207,7 @@ class AtomicWriter:
             for tmp, final in self.pending:
                 os.replace(tmp, final)
                 placed.append(final)
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
         except OSError as exc:
             for final in placed:
                 final.unlink(missing_ok=True)

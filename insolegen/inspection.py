@@ -83,13 +83,20 @@ def edge_report(faces: np.ndarray, counts: dict[str, int] | None = None) -> dict
             "winding_consistent": watertight and counts["flipped_edges"] == 0}
 
 
+def face_volumes_areas(vertices: np.ndarray, faces: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Each face's signed volume with the origin (mm^3) and doubled area (mm^2), (m,) each."""
+    x, y, z = (vertices[:, i].copy() for i in range(3))
+    corners = [(x[faces[:, i]], y[faces[:, i]], z[faces[:, i]]) for i in range(3)]
+    (ax, ay, az), (bx, by, bz), (cx, cy, cz) = corners
+    ux, uy, uz, wx, wy, wz = bx - ax, by - ay, bz - az, cx - ax, cy - ay, cz - az
+    nx, ny, nz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
+    return (ax * nx + ay * ny + az * nz) / 6.0, np.sqrt(nx * nx + ny * ny + nz * nz)
+
+
 def volume_mm3(vertices: np.ndarray, faces: np.ndarray) -> float:
     """Signed volume (mm^3) by the divergence theorem; positive when wound outward."""
-    x, y, z = (vertices[:, i].copy() for i in range(3))
-    i, j, k = faces[:, 0], faces[:, 1], faces[:, 2]
-    yj, zj, yk, zk = y[j], z[j], y[k], z[k]
-    return float(np.sum(x[i] * (yj * zk - zj * yk) + y[i] * (zj * x[k] - x[j] * zk)
-                        + z[i] * (x[j] * yk - yj * x[k])) / 6.0)
+    return float(face_volumes_areas(vertices, faces)[0].sum())
 
 
 def _top(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -155,6 +155,14 @@ def _distinct(v32: np.ndarray) -> bool:
     return len(merged) == len(v32)
 
 
+def _encoded(vectors: np.ndarray, solid: Solid, problem: str) -> np.ndarray:
+    """The solid's float32 vertices, checked to be exactly the file's triangles (m, 3, 3)."""
+    v32 = solid.vertices.astype(np.float32) + np.float32(0.0)
+    if not np.array_equal(vectors, v32[solid.faces]):
+        raise InsolegenError(f"internal error: {problem}")
+    return v32
+
+
 def _as_read(vectors: np.ndarray, solid: Solid) -> tuple[np.ndarray, np.ndarray]:
     """The mesh a reader of the file gets, without merging every corner again.
 
@@ -162,9 +170,7 @@ def _as_read(vectors: np.ndarray, solid: Solid) -> tuple[np.ndarray, np.ndarray]
     faces, and those vertices pairwise distinct; then merging the file's
     corners gives back this very topology.
     """
-    v32 = solid.vertices.astype(np.float32) + np.float32(0.0)
-    if not np.array_equal(vectors, v32[solid.faces]):
-        raise InsolegenError("internal error: STL bytes differ from the solid they encode")
+    v32 = _encoded(vectors, solid, "STL bytes differ from the solid they encode")
     if not _distinct(v32):
         raise InsolegenError("internal error: distinct vertices collapse in float32")
     return v32.astype(np.float64), solid.faces
@@ -207,10 +213,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
             names[side] = name
         vectors[side] = parse_stl(data, name)
         if mirror:
-            v32 = solid.vertices.astype(np.float32) + np.float32(0.0)
-            if not np.array_equal(vectors[side], v32[solid.faces]):
-                raise InsolegenError("internal error: the left insole's file is not the mirror "
-                                     "of the right one's")
+            _encoded(vectors[side], solid, "the left insole's file is not the mirror of the "
+                                           "right one's")
             # an exact mirror measures and checks exactly as the right one did
             measured[side], checks[side], printable[side] = copy.deepcopy(
                 (measured["right"], checks["right"], printable["right"]))

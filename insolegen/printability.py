@@ -23,7 +23,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from insolegen.errors import InputError
-from insolegen.inspection import edge_counts
+from insolegen.inspection import edge_counts, face_volumes_areas
 from insolegen.meshquery import TooDense, crossing_pairs, vertical_thickness
 from insolegen.parameters import parse_number
 from insolegen.tolerances import TOL
@@ -99,16 +99,6 @@ def _faces_report(area2: np.ndarray, faces: np.ndarray, n: int, scale: float
     return {"degenerate_faces": int(degenerate.sum()), "duplicate_faces": int(same.sum())}
 
 
-def _volumes_areas(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each face's signed volume with the origin (mm^3) and doubled area (mm^2), (m,) each."""
-    x, y, z = (vertices[:, i].copy() for i in range(3))
-    corners = [(x[faces[:, i]], y[faces[:, i]], z[faces[:, i]]) for i in range(3)]
-    (ax, ay, az), (bx, by, bz), (cx, cy, cz) = corners
-    ux, uy, uz, wx, wy, wz = bx - ax, by - ay, bz - az, cx - ax, cy - ay, cz - az
-    nx, ny, nz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
-    return (ax * nx + ay * ny + az * nz) / 6.0, np.sqrt(nx * nx + ny * ny + nz * nz)
-
-
 def _shells(faces: np.ndarray, n: int, signed: np.ndarray) -> tuple[int, int]:
     """Number of connected shells and how many of them enclose negative volume,
     from the faces' signed volumes (m,)."""
@@ -166,7 +156,7 @@ def check_mesh(vertices: np.ndarray, faces: np.ndarray, mat: Material,
     n = len(vertices)
     edges = edge_counts(faces, n) if edges is None else edges
     closed = edges["open_edges"] == 0 and edges["nonmanifold_edges"] == 0
-    signed, area2 = _volumes_areas(vertices, faces)
+    signed, area2 = face_volumes_areas(vertices, faces)
     volume = float(signed.sum())
     # Shells cost a graph search: only when thorough; else the whole body's volume decides.
     shells, inverted = _shells(faces, n, signed) if thorough else (None, int(volume < 0))
