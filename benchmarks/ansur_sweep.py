@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from insolegen.design import design_insole
-from insolegen.inspection import measure, merge_corners
-from insolegen.measurements import Measurements, foot_from_measurements
-from insolegen.mesh import build_insole
-from insolegen.pipeline import compare
-from insolegen.profiles import prescribe
+from insolegen.design.model import design_insole
+from insolegen.geometry.inspection import measure, merge_corners
+from insolegen.foot.measurements import Measurements, foot_from_measurements
+from insolegen.mesh.solid import build_insole
+from insolegen.check.compare import compare
+from insolegen.prescription.profiles import prescribe
 
 CSV = Path(__file__).resolve().parents[1] / "tests" / "data" / "ansur2_feet.csv"
 CONDITIONS = ("neutral", "flat_feet", "high_arches", "plantar_fasciitis", "overpronation",

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from insolegen.batch import run_batch
-from insolegen.design import DEFAULT_RESOLUTION_MM
+from insolegen.batch.run import run_batch
+from insolegen.design.model import DEFAULT_RESOLUTION_MM
 
 CONDITIONS = ("neutral", "flat_feet", "high_arches", "plantar_fasciitis", "overpronation",
               "supination")

@@ -23,13 +23,13 @@ import numpy as np
 from stl import Mode
 from stl.mesh import Mesh
 
-from insolegen.design import design_insole
-from insolegen.export import AtomicWriter
-from insolegen.measurements import Measurements, foot_from_measurements
-from insolegen.mesh import build_insole
-from insolegen.order import order_from_mapping
-from insolegen.pipeline import generate
-from insolegen.profiles import prescribe
+from insolegen.design.model import design_insole
+from insolegen.output.files import AtomicWriter
+from insolegen.foot.measurements import Measurements, foot_from_measurements
+from insolegen.mesh.solid import build_insole
+from insolegen.pipeline.order import order_from_mapping
+from insolegen.pipeline.job import generate
+from insolegen.prescription.profiles import prescribe
 
 CONDITIONS = ("neutral", "flat_feet", "high_arches", "plantar_fasciitis", "overpronation",
               "supination")

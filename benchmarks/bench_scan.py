@@ -28,13 +28,13 @@ from pathlib import Path
 
 import trimesh
 
-from insolegen.order import order_from_mapping
-from insolegen.pipeline import generate
-from insolegen.scan import ScanResult, foot_from_result
-from insolegen.scan_align import align_scan
-from insolegen.scan_clean import clean_scan
-from insolegen.scan_load import read_scan
-from insolegen.scan_measure import measure_foot_scan
+from insolegen.pipeline.order import order_from_mapping
+from insolegen.pipeline.job import generate
+from insolegen.scan.read import ScanResult, foot_from_result
+from insolegen.scan.align import align_scan
+from insolegen.scan.clean import clean_scan
+from insolegen.scan.load import read_scan
+from insolegen.scan.measure import measure_foot_scan
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("load", "clean", "align", "measure", "build", "write")

@@ -6,8 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from insolegen.batch import MANIFEST_NAME
-from insolegen.inspection import edge_report, read_stl
+from insolegen.batch.run import MANIFEST_NAME
+from insolegen.geometry.inspection import edge_report, read_stl
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -11,8 +11,8 @@ import pytest
 import trimesh
 from stl.mesh import Mesh
 
-from insolegen.order import order_from_mapping
-from insolegen.pipeline import generate
+from insolegen.pipeline.order import order_from_mapping
+from insolegen.pipeline.job import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -40,7 +40,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``insolegen`` as a user would, in a subprocess."""
     script = Path(sys.executable).with_name("insolegen")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "insolegen"]
     return subprocess.run([*command, *args], cwd=cwd or ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

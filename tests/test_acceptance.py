@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import CONDITIONS, load, make_pair, stl_vectors
-from insolegen.inspection import measure
-from insolegen.tolerances import TOL
+from insolegen.geometry.inspection import measure
+from insolegen.core.tolerances import TOL
 
 LENGTHS = (220, 245, 265, 290, 310)
 

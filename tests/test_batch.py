@@ -15,10 +15,10 @@ import pytest
 
 from batchutil import assert_order_valid, manifest, tree, write
 from insolegen import __version__
-from insolegen.batch import (MANIFEST_NAME, OrderResult, read_orders, run_batch, validate,
+from insolegen.batch.run import (MANIFEST_NAME, OrderResult, read_orders, run_batch, validate,
                              write_order)
-from insolegen.batch_output import publish, stage, staging_dir
-from insolegen.errors import InputError, OutputError
+from insolegen.batch.folder import publish, stage, staging_dir
+from insolegen.core.errors import InputError, OutputError
 
 COARSE = "4"
 HEADER = "order_id,side,conditions,foot_length_mm,shoe_size,resolution_mm"
@@ -261,7 +261,7 @@ def test_rerun_skips_intact_orders_and_redoes_damaged_changed_and_missing(tmp_pa
 
 
 def test_fingerprint_covers_order_parameters_and_version_but_not_timings(tmp_path):
-    from insolegen.batch import Row
+    from insolegen.batch.run import Row
     rows = [Row(1, o) for o in _orders(2)]
     a, _ = validate(rows, tmp_path)
     b, _ = validate(rows, tmp_path)
@@ -453,7 +453,7 @@ def test_scan_root_refuses_scans_outside_it_even_through_symlinks(tmp_path):
     rows = [{"order_id": f"S{i}", "side": "left", "conditions": "neutral", "scan": scan}
             for i, scan in enumerate(["foot.stl", "link.stl", "../scans/../scans/foot.stl",
                                       str(ROOT / "scans" / "dupontgu_left_m.stl")])]
-    from insolegen.batch import Row
+    from insolegen.batch.run import Row
     jobs, failed = validate([Row(i + 1, r) for i, r in enumerate(rows)], root, scan_root=root)
     assert [j.order.order_id for j in jobs] == ["S0", "S2"]
     assert [(f.order_id, f.reason) for f in failed] == [("S1", "invalid scan"),
@@ -469,7 +469,8 @@ def test_orders_sharing_a_scan_process_it_once_per_worker(tmp_path, monkeypatch)
     import shutil
 
     from conftest import ROOT
-    from insolegen import batch_work, pipeline
+    from insolegen.batch import work as batch_work
+    from insolegen.pipeline import job as pipeline
 
     shutil.copy(ROOT / "scans" / "dupontgu_left_m.stl", tmp_path / "left.stl")
     scanned: list[str] = []

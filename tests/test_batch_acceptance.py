@@ -15,7 +15,7 @@ import pytest
 
 from batchutil import assert_order_valid, manifest, tree
 from conftest import CONDITIONS, ROOT, run_cli
-from insolegen.batch import read_orders, run_batch, validate
+from insolegen.batch.run import read_orders, run_batch, validate
 
 EXAMPLES = ROOT / "examples"
 COLUMNS = ["order_id", "side", "conditions", "foot_length_mm", "shoe_size", "scan",

@@ -17,9 +17,9 @@ from stl.mesh import Mesh
 
 from batchutil import assert_order_valid, manifest
 from conftest import CONDITIONS, ROOT, run_cli
-from insolegen import batch_dask
-from insolegen.batch import Row, WorkItem, make, run_batch, validate
-from insolegen.errors import InputError
+from insolegen.batch import cluster as batch_dask
+from insolegen.batch.run import Row, WorkItem, make, run_batch, validate
+from insolegen.core.errors import InputError
 
 distributed = pytest.importorskip("distributed")
 

@@ -18,10 +18,10 @@ import trimesh
 
 from cli import main
 from conftest import make_pair, run_cli
-from insolegen.checking import check_file
-from insolegen.errors import InputError
-from insolegen.inspection import read_stl
-from insolegen.printability import MATERIALS, bed_fit, parse_bed
+from insolegen.check.checkfile import check_file
+from insolegen.core.errors import InputError
+from insolegen.geometry.inspection import read_stl
+from insolegen.check.printability import MATERIALS, bed_fit, parse_bed
 
 FIELDS = {"conditions": "neutral", "foot_length_mm": 250, "resolution_mm": 2.0}
 

@@ -16,10 +16,10 @@ from shapely.geometry import Polygon
 
 from cli import main
 from conftest import load, make_pair, stl_vectors
-from insolegen.checking import check_file
-from insolegen.engrave import text_shape
-from insolegen.errors import InputError
-from insolegen.order import order_from_mapping
+from insolegen.check.checkfile import check_file
+from insolegen.mesh.engrave import text_shape
+from insolegen.core.errors import InputError
+from insolegen.pipeline.order import order_from_mapping
 
 FIELDS = {"conditions": "flat_feet", "foot_length_mm": 265, "resolution_mm": 2.0}
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import load, make_pair
-from insolegen.inspection import _top, heights_at, measure
-from insolegen.tolerances import TOL
+from insolegen.geometry.inspection import _top, heights_at, measure
+from insolegen.core.tolerances import TOL
 
 FEATURES = ("heel_cup_depth_mm", "arch_height_mm", "rearfoot_tilt_deg", "heel_seat_height_mm")
 

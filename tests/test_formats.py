@@ -14,9 +14,9 @@ import pytest
 import trimesh
 
 from conftest import load, make_pair, stl_vectors
-from insolegen.errors import InputError
-from insolegen.order import FORMATS, order_from_mapping
-from insolegen.pipeline import render
+from insolegen.core.errors import InputError
+from insolegen.pipeline.order import FORMATS, order_from_mapping
+from insolegen.pipeline.job import render
 
 FIELDS = {"conditions": "overpronation", "foot_length_mm": 255, "resolution_mm": 2.0}
 

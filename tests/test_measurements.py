@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from conftest import CONDITIONS, load, make_pair
-from insolegen.errors import InputError
-from insolegen.foot import foot_from_json
-from insolegen.measurements import Measurements, foot_from_measurements
-from insolegen.outline import width_profile
-from insolegen.sizes import foot_length_from_size
+from insolegen.core.errors import InputError
+from insolegen.foot.model import foot_from_json
+from insolegen.foot.measurements import Measurements, foot_from_measurements
+from insolegen.foot.outline import width_profile
+from insolegen.foot.sizes import foot_length_from_size
 
 
 @pytest.mark.parametrize("size,length", [

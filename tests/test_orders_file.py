@@ -7,10 +7,10 @@ import json
 import pytest
 
 from batchutil import write
-from insolegen import orders_file
-from insolegen.batch import run_batch, validate
-from insolegen.errors import InputError
-from insolegen.orders_file import MAX_LINE_CHARS, iter_orders, read_orders
+from insolegen.batch import orders_file
+from insolegen.batch.run import run_batch, validate
+from insolegen.core.errors import InputError
+from insolegen.batch.orders_file import MAX_LINE_CHARS, iter_orders, read_orders
 
 
 def test_rows_come_one_at_a_time_before_a_later_bad_byte(tmp_path):
@@ -74,7 +74,7 @@ def test_an_orders_file_changed_between_its_two_readings_stops_the_batch(tmp_pat
             with open(path, "a") as fh:
                 fh.write("B,neutral,260,4\n")
 
-    monkeypatch.setattr("insolegen.batch.iter_orders", reading_then_editing)
+    monkeypatch.setattr("insolegen.batch.run.iter_orders", reading_then_editing)
     with pytest.raises(InputError, match=r"orders = '.*o\.csv': changed while the batch was "
                                          r"reading it"):
         run_batch(orders, tmp_path / "out", workers=0)

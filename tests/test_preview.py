@@ -46,8 +46,8 @@ def test_plan_colour_follows_thickness(job):
     from matplotlib.cm import viridis
     from matplotlib.figure import Figure
 
-    from insolegen import outputs, preview
-    from insolegen.order import order_from_mapping
+    from insolegen.output import making as outputs, preview
+    from insolegen.pipeline.order import order_from_mapping
     result, out = job
     design = result.design
     order = order_from_mapping({**FIELDS, "engrave": "yes", "material": "tpu"})
@@ -119,8 +119,8 @@ def test_preview_and_ticket_are_the_same_bytes_in_another_process(job, tmp_path)
 
 
 def test_default_generate_does_not_draw(tmp_path):
-    code = ("import sys; from pathlib import Path; from insolegen.order import order_from_mapping;"
-            "from insolegen.pipeline import generate;"
+    code = ("import sys; from pathlib import Path; from insolegen.pipeline.order import order_from_mapping;"
+            "from insolegen.pipeline.job import generate;"
             f"generate(order_from_mapping({{'order_id': 'q', 'conditions': 'neutral',"
             f" 'foot_length_mm': 250, 'resolution_mm': 2}}), Path({str(tmp_path)!r}));"
             "print('matplotlib' in sys.modules)")

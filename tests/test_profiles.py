@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import CONDITIONS, ROOT
-from insolegen.errors import InputError, ProfileError
-from insolegen.parameters import PARAMS
-from insolegen.profiles import available, load_profile, load_profile_file, prescribe
+from insolegen.core.errors import InputError, ProfileError
+from insolegen.prescription.parameters import PARAMS
+from insolegen.prescription.profiles import available, load_profile, load_profile_file, prescribe
 
 
 def test_the_six_conditions_are_installed():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from conftest import ROOT
-from insolegen.profiles import load_profile
+from insolegen.prescription.profiles import load_profile
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

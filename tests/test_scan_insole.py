@@ -18,10 +18,10 @@ import trimesh
 from shapely.geometry import MultiPolygon, Polygon
 
 from conftest import load, make_pair, run_cli
-from insolegen.errors import ScanError
-from insolegen.order import order_from_mapping
-from insolegen.pipeline import generate
-from insolegen.plantar import OUTLINE_CLOSE_MM, OUTLINE_OPEN_MM
+from insolegen.core.errors import ScanError
+from insolegen.pipeline.order import order_from_mapping
+from insolegen.pipeline.job import generate
+from insolegen.scan.plantar import OUTLINE_CLOSE_MM, OUTLINE_OPEN_MM
 from scanutil import SAMPLES, SCANS, highest_z, lowest_z, sample_mesh, write
 
 STACK = {"neutral": 3.0 + 1.5}  # base_thickness_mm + top_cover_thickness_mm, neutral.toml
@@ -68,7 +68,7 @@ def contact_points(foot) -> dict[str, np.ndarray]:
     angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)
     ring = np.column_stack([hx + 8 * np.cos(angles), hy + 8 * np.sin(angles)])
     heel = np.vstack([[hx, hy], ring])
-    from insolegen.outline import width_profile
+    from insolegen.foot.outline import width_profile
     def band(x0, x1, u0, u1):
         xs = np.linspace(x0 * length, x1 * length, 8)
         lo, hi = width_profile(foot.outline, xs)

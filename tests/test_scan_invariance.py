@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from insolegen.scan import measure_scan
+from insolegen.scan.read import measure_scan
 from scanutil import MEASURES, SAMPLES, SCANS, mirrored, sample_mesh, transformed, write
 
 OTHER = {"left": "right", "right": "left"}

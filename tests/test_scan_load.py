@@ -9,9 +9,9 @@ import pytest
 import trimesh
 
 from conftest import run_cli
-from insolegen.errors import InputError, ScanError
-from insolegen.scan import measure_scan
-from insolegen.scan_load import MAX_ELEMENTS, read_scan
+from insolegen.core.errors import InputError, ScanError
+from insolegen.scan.read import measure_scan
+from insolegen.scan.load import MAX_ELEMENTS, read_scan
 from scanutil import SCANS, sample_mesh, write
 
 SMALL = "makehuman_left_mm_yup.obj"  # 2k triangles: quick
@@ -160,7 +160,7 @@ def test_size_limit_is_checked_before_the_file_is_opened(monkeypatch, tmp_path):
     def no_open(*args, **kwargs):
         raise AssertionError("the file was opened before its size was checked")
 
-    monkeypatch.setattr("insolegen.scan_load.open", no_open, raising=False)
+    monkeypatch.setattr("insolegen.scan.load.open", no_open, raising=False)
     with pytest.raises(ScanError, match=r"0\.6 MB; accepted: at most 0\.5 MB \(set "
                                         "INSOLEGEN_MAX_SCAN_MB"):
         read_scan(path)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from insolegen.foot import foot_from_json
-from insolegen.scan import foot_from_result, process_scan, scan_summary
-from insolegen.scan_measure import AHI_HIGH, AHI_LOW, arch_type
+from insolegen.foot.model import foot_from_json
+from insolegen.scan.read import foot_from_result, process_scan, scan_summary
+from insolegen.scan.measure import AHI_HIGH, AHI_LOW, arch_type
 from scanutil import MM_PER, SAMPLES, SCANS, horizontal_extents, sample_mesh
 
 KEYS = ("units_detected", "side", "foot_length_mm", "ball_width_mm", "heel_width_mm",

@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 from conftest import load, make_pair
-from insolegen.scan import measure_scan
+from insolegen.scan.read import measure_scan
 from scanutil import (MEASURES, MM_PER, SAMPLES, SCANS, holed, noisy, sample_mesh, with_floor,
                       write)
 

@@ -31,9 +31,9 @@ class Outcome:
 
 
 def cli_command() -> list[str]:
-    """The installed console script beside this interpreter, else ``python -m cli``."""
+    """The installed console script beside this interpreter, else ``python -m insolegen``."""
     script = Path(sys.executable).with_name("insolegen")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "insolegen"]
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None,
@@ -49,7 +49,7 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None,
 
 def cli_inprocess(capsys, *args: str) -> Outcome:
     """Run ``cli.main(ARGS)`` here; argparse's own exits count as outcomes too."""
-    import cli
+    from insolegen.cli import main as cli
     capsys.readouterr()
     try:
         code = cli.main(list(args))

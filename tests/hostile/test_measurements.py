@@ -2,7 +2,7 @@
 
 Each refused value must give exit 2 and one line naming the field and the
 value, and leave nothing in the output folder; each accepted one must build a
-foot. Ranges come from the tables in :mod:`insolegen.measurements`, so a
+foot. Ranges come from the tables in :mod:`insolegen.foot.measurements`, so a
 changed range moves these tests with it.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from insolegen.errors import InputError
-from insolegen.measurements import RANGES, RATIO_RANGES
-from insolegen.order import order_from_mapping
-from insolegen.sizes import SYSTEMS
+from insolegen.core.errors import InputError
+from insolegen.foot.measurements import RANGES, RATIO_RANGES
+from insolegen.pipeline.order import order_from_mapping
+from insolegen.foot.sizes import SYSTEMS
 
 from ._util import assert_clean_error, listing, run_cli
 
@@ -145,7 +145,7 @@ def test_wrong_types_from_an_order_system_are_refused(name, value):
 
 
 def test_minus_zero_is_zero_not_a_signed_zero():
-    from insolegen.parameters import PARAMS, parse_number
+    from insolegen.prescription.parameters import PARAMS, parse_number
     import math
     assert math.copysign(1.0, parse_number("-0", "x", "")) == 1.0
     assert math.copysign(1.0, PARAMS["rearfoot_post_deg"].coerce("-0.0")) == 1.0

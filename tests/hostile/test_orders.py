@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-batch = pytest.importorskip("insolegen.batch", reason="batch (issue 3) not here")
+batch = pytest.importorskip("insolegen.batch.run", reason="batch (issue 3) not here")
 
 from ._util import ROOT, assert_clean_error, cli_command  # noqa: E402
 
@@ -203,7 +203,7 @@ def test_memory_does_not_grow_with_the_number_of_orders(dry_runs):
 MANIFEST_PEAK = textwrap.dedent("""
     import json, resource, sys
     from pathlib import Path
-    from insolegen.batch_output import Manifest
+    from insolegen.batch.folder import Manifest
     folder = Path(sys.argv[1])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     manifest = Manifest(folder)

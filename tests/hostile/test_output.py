@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import trimesh
 
-import insolegen.export as export
-from insolegen.errors import OutputError
-from insolegen.export import AtomicWriter
-from insolegen.order import order_from_mapping
-from insolegen.pipeline import generate
+import insolegen.output.files as export
+from insolegen.core.errors import OutputError
+from insolegen.output.files import AtomicWriter
+from insolegen.pipeline.order import order_from_mapping
+from insolegen.pipeline.job import generate
 
 from ._util import (ROOT, TMP_MARK, assert_clean_error, cli_command, enospc, listing,
                     run_cli, temp_leftovers)
@@ -346,7 +346,7 @@ def stalled_run(out: Path, marker: Path, stall: str, *extra: str) -> subprocess.
         import sys, time
         from pathlib import Path
         import cli
-        import insolegen.export as ex
+        import insolegen.output.files as ex
         marker = Path({str(marker)!r})
         if {stall!r} == "commit":
             real = ex.AtomicWriter.commit

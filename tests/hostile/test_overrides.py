@@ -1,6 +1,6 @@
 """Hostile overrides (``--set KEY=VALUE`` and batch ``set.<key>`` columns).
 
-Every parameter of :data:`insolegen.parameters.PARAMS` at, just inside and
+Every parameter of :data:`insolegen.prescription.parameters.PARAMS` at, just inside and
 just outside its range, in the wrong type and as garbage text; malformed
 ``--set`` syntax; typos; and the cross-checks no single range can express.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from insolegen.errors import InputError
-from insolegen.order import order_from_mapping
-from insolegen.parameters import PARAMS, lookup, parse_override
-from insolegen.profiles import prescribe
+from insolegen.core.errors import InputError
+from insolegen.pipeline.order import order_from_mapping
+from insolegen.prescription.parameters import PARAMS, lookup, parse_override
+from insolegen.prescription.profiles import prescribe
 
 from ._util import assert_clean_error, listing
 

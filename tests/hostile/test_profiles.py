@@ -12,10 +12,10 @@ import re
 
 import pytest
 
-from insolegen.errors import InputError, ProfileError
-from insolegen.order import order_from_mapping
-from insolegen.parameters import PARAMS
-from insolegen.profiles import (MAX_NAME_CHARS, MAX_PROFILE_BYTES, load_profile,
+from insolegen.core.errors import InputError, ProfileError
+from insolegen.pipeline.order import order_from_mapping
+from insolegen.prescription.parameters import PARAMS
+from insolegen.prescription.profiles import (MAX_NAME_CHARS, MAX_PROFILE_BYTES, load_profile,
                                 load_profile_file, parse_conditions)
 
 from ._util import ROOT, assert_clean_error, listing, run_cli
@@ -221,7 +221,7 @@ def test_an_empty_list_of_conditions_is_named_as_given(value):
 
 @pytest.mark.parametrize("value", [[], (), ""])
 def test_the_library_refuses_no_conditions_too(value):
-    from insolegen.profiles import prescribe
+    from insolegen.prescription.profiles import prescribe
     with pytest.raises(InputError, match="condition"):
         parse_conditions(value)
     with pytest.raises(InputError, match="condition"):

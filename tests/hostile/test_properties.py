@@ -5,7 +5,7 @@ order at all gives either a good insole or an InputError, never anything else.
 insolegen's own reader): watertight and consistently wound, a positive
 volume, resting on z = 0 with the heel at x = 0, the left file the exact
 mirror of the right, and every feature measured on the file within the
-tolerances of :mod:`insolegen.tolerances` of what the design report says.
+tolerances of :mod:`insolegen.core.tolerances` of what the design report says.
 
 Geometry bugs this suite found (self-crossing outlines of extreme feet, a
 heel recess covering the heel seat of small feet, wide heels on short feet,
@@ -27,14 +27,15 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from stl.mesh import Mesh
 
-from insolegen.errors import InputError, InsolegenError
-from insolegen.inspection import measure
-from insolegen.order import order_from_mapping
-from insolegen.parameters import PARAMS
-from insolegen.pipeline import compare, generate
-from insolegen.profiles import available, prescribe
-from insolegen.sizes import SYSTEMS, foot_length_from_size
-from insolegen.tolerances import TOL
+from insolegen.core.errors import InputError, InsolegenError
+from insolegen.geometry.inspection import measure
+from insolegen.pipeline.order import order_from_mapping
+from insolegen.prescription.parameters import PARAMS
+from insolegen.check.compare import compare
+from insolegen.pipeline.job import generate
+from insolegen.prescription.profiles import available, prescribe
+from insolegen.foot.sizes import SYSTEMS, foot_length_from_size
+from insolegen.core.tolerances import TOL
 
 from ._util import listing
 
@@ -63,8 +64,8 @@ RECESSES = [f"mth{i}_relief_mm" for i in range(1, 6)] + ["met5_base_relief_mm",
 def _min_wall_mm() -> float:
     """The thinnest wall the default material prints (0 before materials existed)."""
     try:
-        from insolegen.order import Order
-        from insolegen.printability import material
+        from insolegen.pipeline.order import Order
+        from insolegen.check.printability import material
     except ImportError:
         return 0.0
     return material(Order.material).min_wall_mm

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from insolegen.errors import InputError, ScanError
+from insolegen.core.errors import InputError, ScanError
 
-scan_load = pytest.importorskip("insolegen.scan_load", reason="scan reading (issue 6) not here")
+scan_load = pytest.importorskip("insolegen.scan.load", reason="scan reading (issue 6) not here")
 read_scan = scan_load.read_scan
 
 from ._util import ROOT, assert_clean_error, cli_command, listing, run_cli  # noqa: E402
@@ -220,7 +220,7 @@ def degenerate(kind: str) -> np.ndarray:
 def test_degenerate_shapes_are_not_feet(tmp_path, kind, units):
     """Past the loader (big enough to skip its distinct-point count): the later stages must
     still refuse them with a ScanError, whatever units are forced."""
-    from insolegen.scan import foot_from_scan
+    from insolegen.scan.read import foot_from_scan
     path = binary_stl(tmp_path / f"{kind}.stl", degenerate(kind))
     with pytest.raises(ScanError) as err:
         foot_from_scan(path, units=units)
@@ -273,7 +273,7 @@ def later_scan(folder: Path, kind: str) -> Path:
 def test_a_later_stage_names_the_file(tmp_path, kind):
     """The loader takes these; cleaning, aligning or measuring refuses them, in one line that
     starts with the file, as the loader's own errors do."""
-    from insolegen.scan import foot_from_scan, measure_scan
+    from insolegen.scan.read import foot_from_scan, measure_scan
     path = later_scan(tmp_path, kind)
     read_scan(path)
     for stage in (foot_from_scan, measure_scan):
@@ -448,7 +448,7 @@ def test_generate_scan_refuses_in_one_line(tmp_path, generate_takes_scans, make,
 def test_large_triangles_cannot_blow_up_memory(tmp_path):
     """Surface sampling once grew with the triangles' area, not their number: 600 large
     triangles (30 kB) took ~120 MB, 12,000 (600 kB) 1.6 GB and 45 s."""
-    from insolegen.scan import foot_from_scan
+    from insolegen.scan.read import foot_from_scan
     rng = np.random.default_rng(3)
     path = binary_stl(tmp_path / "big-triangles.stl",
                       rng.uniform([0, -50, 0], [260, 50, 30], size=(600, 3, 3)))

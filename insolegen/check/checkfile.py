@@ -1,0 +1,128 @@
+"""``insolegen check``: is a mesh file printable, and does an insole measure as designed?
+
+Any STL (binary or ASCII) or 3MF is checked body by body for printability
+(:mod:`insolegen.check.printability`). Bodies known to be insoles (side from
+``--side``, from the file name ``<id>_left.stl`` or from the 3MF object
+name ``<id> left``) are also measured (:mod:`insolegen.geometry.inspection`) and
+compared with their design report when there is one (``<id>.json`` beside).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from insolegen.core.errors import InputError, ScanError
+from insolegen.output.formats import Body, parse_3mf, parse_stl
+from insolegen.geometry.inspection import measure, merge_corners
+from insolegen.check.compare import compare
+from insolegen.check.printability import DEFAULT_MATERIAL, check_mesh, material, verdict
+
+_SIDE = re.compile(r"^(?P<stem>.+)[_ ](?P<side>left|right)$")
+MAX_FILE_BYTES = 2**31
+
+
+def read_bodies(path: Path) -> tuple[str, list[Body]]:
+    """The file's format (``stl`` or ``3mf``) and its bodies, equal float32 corners merged."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise InputError(f"file = '{path}': no such file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ScanError(f"file = '{path}': larger than {MAX_FILE_BYTES} bytes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"file = '{path}': cannot be read ({exc.strerror or exc})") from None
+    where = f"file = '{path}'"
+    if data[:2] == b"PK":
+        bodies = []
+        for body in parse_3mf(data, where):
+            v, f = merge_corners(body.vertices[body.faces].astype(np.float32)) if len(body.faces) \
+                else (body.vertices, body.faces)
+            bodies.append(Body(body.name, v, f, body.placement))
+        return "3mf", bodies
+    v, f = merge_corners(parse_stl(data, where))
+    return "stl", [Body(path.stem, v, f, np.eye(4))]
+
+
+def _design(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        d = data["design"] if "design" in data else data
+        return {"file": str(path), "landmarks": {k: tuple(v) for k, v in d["landmarks"].items()},
+                "heel_width_mm": d["foot"]["heel_width_mm"], "expected": d["expected"],
+                "resolution_mm": d.get("resolution_mm", 1.0),
+                "seat_exclusions": tuple(tuple(e) for e in d.get("seat_exclusions", []))}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"design = '{path}': not an insolegen design report ({exc})") from None
+
+
+def _insole(body: Body, side: str, design: dict | None) -> dict:
+    """Insole features of ``body`` in its own frame, compared with ``design`` if given."""
+    out: dict = {"side": side}
+    if len(body.faces) == 0:
+        return {**out, "error": "no triangles"}
+    try:
+        if design is not None:
+            out["design"] = design["file"]
+            out["measured"] = measure(body.vertices, body.faces, side, design["landmarks"],
+                                      design["heel_width_mm"], design["seat_exclusions"])
+            out["checks"] = compare(out["measured"], design["expected"],
+                                    design.get("resolution_mm", 1.0))
+            out["as_designed"] = all(c["ok"] for c in out["checks"].values())
+        else:
+            out["landmarks"] = "estimated from the mesh (no design report found)"
+            out["measured"] = measure(body.vertices, body.faces, side)
+    except (ValueError, IndexError, np.linalg.LinAlgError) as exc:
+        return {"side": side, "error": f"not measurable as an insole ({exc})"}
+    return out
+
+
+def check_file(path: Path, side: str | None = None, design: Path | None = None,
+               material_name: str = DEFAULT_MATERIAL,
+               bed: tuple[float, float, float] | None = None) -> dict:
+    """Printability and insole features of the mesh file ``path`` (JSON-able).
+
+    ``report["printable"]`` and the one-line ``report["verdict"]`` sum up
+    every body; ``report["bodies"]`` holds each body's tests. A file with a
+    single insole body also carries that body's ``side``, ``measured`` and
+    (with a design) ``checks`` and ``as_designed`` at the top level.
+    """
+    path = Path(path)
+    mat = material(material_name)
+    kind, bodies = read_bodies(path)
+    stem_match = _SIDE.match(path.stem)
+    if design is None:
+        stem = stem_match.group("stem") if stem_match else path.stem
+        beside = path.with_name(stem + ".json")
+        design = beside if kind == "3mf" or stem_match else None
+        design = design if design is not None and design.is_file() else None
+    known = _design(design)
+    report: dict = {"file": str(path), "format": kind,
+                    "material": {"name": mat.name, "process": mat.process,
+                                 "min_wall_mm": mat.min_wall_mm,
+                                 "density_g_cm3": mat.density_g_cm3, "source": mat.source},
+                    "bed_mm": list(bed) if bed else None, "bodies": []}
+    for body in bodies:
+        v, f = body.placed()
+        entry = {"name": body.name, **check_mesh(v, f, mat, bed)}
+        match = _SIDE.match(body.name)
+        body_side = side if (side and len(bodies) == 1) else (match.group("side") if match
+                                                              else None)
+        if body_side is not None:
+            entry["insole"] = _insole(body, body_side, known)
+        report["bodies"].append(entry)
+    report["printable"] = all(b["printable"] for b in report["bodies"])
+    report["verdict"] = verdict(path.name, report["bodies"], mat)
+    insoles = [b["insole"] for b in report["bodies"] if "insole" in b]
+    if len(report["bodies"]) == 1 and insoles:
+        report.update(insoles[0])
+    elif not insoles:
+        report["insole"] = ("not measured: side unknown (name the file <id>_left.stl / "
+                            "<id>_right.stl or give --side)")
+    return report

@@ -1,0 +1,3 @@
+from insolegen.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,288 @@
+"""insolegen's command line: parse, call one library function, print.
+
+Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr
+naming the field, the value and what is accepted), 3 a batch with failed
+orders, 4 a file that fails ``check``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+DEMO = {"order_id": "demo", "foot_length_mm": "265", "conditions": "flat_feet", "side": "both"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def _order_fields(args: argparse.Namespace) -> dict:
+    fields = {
+        "order_id": args.id, "side": args.side, "conditions": args.condition,
+        "foot_length_mm": args.foot_length, "ball_width_mm": args.ball_width,
+        "heel_width_mm": args.heel_width, "arch_height_mm": args.arch_height,
+        "shoe_size": args.shoe_size, "resolution_mm": args.resolution_mm,
+        "formats": args.format, "material": args.material,
+        "ascii_stl": True if args.ascii else None, "engrave": True if args.engrave else None,
+        "engrave_depth_mm": args.engrave_depth,
+        "scan": args.scan, "scan_units": args.scan_units,
+        "side_from_scan": True if args.side_from_scan else None,
+    }
+    overrides = {}
+    from insolegen.prescription.parameters import parse_override
+    for text in args.set or []:
+        key, value = parse_override(text)
+        overrides[key] = value
+    fields["set"] = overrides
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _print_result(result) -> None:
+    d = result.design
+    print(f"{result.order_id}: {', '.join(d.prescription.conditions)}; foot "
+          f"{d.foot_length_mm:g} mm, insole {d.insole_length_mm:g} mm "
+          f"({d.params['insole_length']})")
+    for side, m in result.measured.items():
+        print(f"  {side:5s}  cup {m['heel_cup_depth_mm']:.1f} mm, arch {m['arch_height_mm']:.1f} mm "
+              f"(peak {m['arch_peak_height_mm']:.1f}), tilt {m['rearfoot_tilt_deg']:+.1f} deg, "
+              f"min {m['min_thickness_mm']:.1f} mm, {m['triangles']} triangles, "
+              f"watertight {m['watertight']}")
+    for note in d.notes:
+        print(f"  note: {note}")
+    for kind, path in result.files.items():
+        print(f"  wrote {path}")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from insolegen.pipeline.order import order_from_mapping
+    from insolegen.pipeline.job import generate
+    order = order_from_mapping(_order_fields(args))
+    _print_result(generate(order, Path(args.out), force=args.force))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from insolegen.pipeline.order import order_from_mapping
+    from insolegen.pipeline.job import generate
+    order = DEMO
+    if args.scan is not None:
+        from insolegen.scan.read import sample_scan
+        scan = sample_scan() if args.scan == "" else Path(args.scan)
+        order = {"order_id": "demo_scan", "scan": str(scan), "conditions": "flat_feet",
+                 "side": "both"}
+    _print_result(generate(order_from_mapping(order), Path(args.out), force=True))
+    return 0
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    from insolegen.scan.read import measure_scan
+    print(json.dumps(measure_scan(Path(args.scan), args.scan_units), indent=2))
+    return 0
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from insolegen.prescription import profiles
+    from insolegen.prescription.parameters import PARAMS
+    if not args.name:
+        for name in profiles.available():
+            prof = profiles.load_profile(name)
+            p = prof.parameters
+            print(f"{name:18s} {prof.title}: arch {p['arch_support_height_mm']:g} mm, "
+                  f"cup {p['heel_cup_depth_mm']:g} mm, rearfoot post {p['rearfoot_post_deg']:+g} deg")
+        return 0
+    pres = profiles.prescribe(args.name)
+    print(f"# {', '.join(pres.conditions)}")
+    for key, value in pres.parameters.items():
+        shown = str(value).lower() if isinstance(value, bool) else value
+        print(f"{key:30s} = {shown!s:14s} # {PARAMS[key].doc}")
+    for source in pres.sources:
+        print(f"# source: {source}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from insolegen.check.checkfile import check_file
+    from insolegen.check.printability import parse_bed
+    report = check_file(Path(args.file), side=args.side,
+                        design=Path(args.design) if args.design else None,
+                        material_name=args.material,
+                        bed=parse_bed(args.bed) if args.bed else None)
+    print(json.dumps(report, indent=2))
+    sys.stderr.write(report["verdict"] + "\n")
+    return 0 if report["printable"] else 4
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from insolegen.batch.run import run_batch
+    tty = sys.stderr.isatty()
+    if not tty:  # plain log lines, one per order, instead of a progress bar
+        logging.getLogger("insolegen.batch.run").setLevel(logging.INFO)
+    result = run_batch(Path(args.orders), Path(args.out), workers=args.workers,
+                       scheduler=args.scheduler, retry_failed=args.retry_failed,
+                       dry_run=args.dry_run, progress=tty, keep_results=False,
+                       scan_root=Path(args.scan_root) if args.scan_root else None)
+    print(result.summary())
+    return result.exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    from insolegen import __version__
+    parser = _Parser(prog="insolegen", description="Custom orthotic insoles from a foot and a "
+                     "condition: watertight STL in mm, left and right.")
+    parser.add_argument("--version", action="version", version=f"insolegen {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--profiles", metavar="DIR", help="folder of condition profiles that "
+                        "override the built-in ones (or set INSOLEGEN_PROFILES)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    g = sub.add_parser("generate", help="make a left/right insole pair from measurements")
+    g.add_argument("--foot-length", metavar="MM", help="heel to longest toe, mm")
+    g.add_argument("--shoe-size", metavar="SIZE", help="instead of --foot-length: 'EU 42', "
+                   "'UK 8', 'US-M 9', 'US-W 10.5', 'Mondopoint 265'")
+    g.add_argument("--ball-width", metavar="MM", help="widest part of the forefoot, mm")
+    g.add_argument("--heel-width", metavar="MM", help="widest part of the heel, mm")
+    g.add_argument("--arch-height", metavar="MM", help="navicular height standing, mm")
+    g.add_argument("--condition", required=True, metavar="NAME[,NAME]",
+                   help="one or more conditions (see 'insolegen profiles')")
+    g.add_argument("--side", default="both", help="left, right or both (default)")
+    g.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one profile parameter (repeatable)")
+    g.add_argument("--id", default="insole", help="order id: file name stem (default insole)")
+    g.add_argument("--resolution-mm", metavar="MM", help="plan edge length (default 1.0)")
+    g.add_argument("--format", metavar="LIST", help="files to make, comma separated: stl "
+                   "(default), 3mf, obj, png (preview), pdf (job ticket)")
+    g.add_argument("--ascii", action="store_true", help="ASCII STL instead of binary")
+    g.add_argument("--material", metavar="NAME", help="pp, eva, pa12 (default) or tpu: "
+                   "minimum wall, mass on the ticket")
+    g.add_argument("--engrave", action="store_true", help="engrave id, side and size into "
+                   "the bottom face")
+    g.add_argument("--engrave-depth", metavar="MM", help="engraving depth (default 0.6)")
+    g.add_argument("--scan", metavar="FILE", help="instead of measurements: a 3D foot scan "
+                   "(STL, OBJ, PLY mesh; PLY or XYZ point cloud); total-contact insole")
+    g.add_argument("--scan-units", metavar="UNIT", help="the scan's units: mm, cm, in or m "
+                   "(default: detected from its size)")
+    g.add_argument("--side-from-scan", action="store_true", help="with --side left or right: "
+                   "make the scanned foot's side when the scan is of the other foot "
+                   "(default: refuse)")
+    g.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    g.add_argument("--force", action="store_true", help="overwrite existing files")
+    g.set_defaults(func=cmd_generate)
+
+    d = sub.add_parser("demo", help="the main job on a bundled default foot (EU 42, flat feet)")
+    d.add_argument("--out", required=True, metavar="DIR")
+    d.add_argument("--scan", nargs="?", const="", metavar="FILE", help="from a scan instead: "
+                   "the bundled sample (a real right foot) or FILE; total contact, flat feet")
+    d.set_defaults(func=cmd_demo)
+
+    m = sub.add_parser("measure", help="measure a 3D foot scan: JSON on stdout (mm, output "
+                       "frame)")
+    m.add_argument("scan", metavar="SCAN", help="STL, OBJ or PLY mesh; PLY or XYZ point cloud")
+    m.add_argument("--scan-units", metavar="UNIT", help="mm, cm, in or m (default: detected)")
+    m.set_defaults(func=cmd_measure)
+
+    p = sub.add_parser("profiles", help="list condition profiles, or show one resolved")
+    p.add_argument("name", nargs="?", help="condition name(s), comma separated")
+    p.set_defaults(func=cmd_profiles)
+
+    c = sub.add_parser("check", help="is an STL / 3MF printable? JSON report on stdout, "
+                       "verdict on stderr; exit 4 if not printable")
+    c.add_argument("file")
+    c.add_argument("--side", choices=["left", "right"], help="default: from the file name")
+    c.add_argument("--design", metavar="JSON", help="design report (default: <id>.json beside)")
+    c.add_argument("--material", default="pa12", metavar="NAME",
+                   help="pp, eva, pa12 (default) or tpu: sets the minimum wall thickness")
+    c.add_argument("--bed", metavar="XxYxZ", help="build volume in mm, e.g. 250x210x220 "
+                   "(default: not checked)")
+    c.set_defaults(func=cmd_check)
+
+    b = sub.add_parser("batch", help="make every order of a CSV / JSON Lines file, with a "
+                       "manifest; exit 3 if some orders failed")
+    b.add_argument("orders", metavar="ORDERS", help="orders file (.csv with a header, or .jsonl)")
+    b.add_argument("--out", required=True, metavar="DIR",
+                   help="batch folder: DIR/<order_id>/ per order and DIR/manifest.jsonl")
+    b.add_argument("--workers", type=int, metavar="N",
+                   help="processes (default: the number of cores; 0: in this process)")
+    b.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask distributed cluster instead, e.g. tcp://10.0.0.5:8786")
+    b.add_argument("--retry-failed", action="store_true",
+                   help="also retry orders that failed before with the same input")
+    b.add_argument("--dry-run", action="store_true",
+                   help="validate and plan only; write nothing")
+    b.add_argument("--scan-root", metavar="DIR",
+                   help="refuse scans outside DIR (symlinks resolved); for untrusted orders")
+    b.set_defaults(func=cmd_batch)
+    return parser
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is so that open writers clean up."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
+def _one_line(text: object, limit: int = 2000) -> str:
+    """``text`` as one printable line of at most about ``limit`` characters.
+
+    Messages quote values from orders and paths, which may hold newlines or
+    control characters; those are escaped so that an error is always one line.
+    """
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return line if len(line) <= limit else f"{line[:limit - 500]} ... {line[-450:]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(message)s", stream=sys.stderr)
+    # Library warnings (numpy on a NaN in a scan, ...) go to the log, shown only with -v, so
+    # that an error stays one line on stderr.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    from insolegen.core.errors import InsolegenError
+    if args.profiles:
+        os.environ["INSOLEGEN_PROFILES"] = args.profiles
+    import signal
+    import threading
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    try:
+        return args.func(args)
+    except InsolegenError as exc:
+        sys.stderr.write(f"insolegen: error: {_one_line(exc)}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("insolegen: interrupted\n")
+        return 130
+    except _Terminated:
+        sys.stderr.write("insolegen: terminated\n")
+        return 128 + signal.SIGTERM
+    except BrokenPipeError:  # the reader went away (`| head`): quietly, as SIGPIPE would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except Exception as exc:  # a bug: one line unless --debug
+        if args.debug:
+            raise
+        sys.stderr.write(f"insolegen: internal error: {type(exc).__name__}: {_one_line(exc)} "
+                         f"(rerun with --debug for details)\n")
+        return 1
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

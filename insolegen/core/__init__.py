@@ -1,0 +1,4 @@
+"""Errors, tolerances and small numeric helpers that every stage uses.
+
+May import: nothing from insolegen.
+"""

@@ -1,0 +1,4 @@
+"""Foot + Prescription to an InsoleDesign: every number resolved, the plan and the surfaces as height fields.
+
+May import: core, geometry, foot, prescription.
+"""

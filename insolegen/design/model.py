@@ -1,0 +1,283 @@
+"""``InsoleDesign``: every number that shapes the insole, resolved from Foot + Prescription.
+
+The design is the record of what was made and why; it is saved as JSON
+beside every output and is enough to rebuild the mesh.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from shapely.geometry import Polygon
+
+from insolegen import __version__
+from insolegen.core.errors import InputError
+from insolegen.design.contact import arch_support
+from insolegen.foot.model import Foot, foot_from_json
+from insolegen.geometry.inspection import seat_plane
+from insolegen.design.plan import triangulate_plan
+from insolegen.foot.outline import insole_outline
+from insolegen.prescription.profiles import Prescription
+from insolegen.design.surface import Plan, top_height
+
+DEFAULT_RESOLUTION_MM = 1.0
+RECESS_MAX_FRACTION = 0.35  # widest heel recess, of the heel width
+RESOLUTION_RANGE_MM = (0.3, 5.0)
+
+
+@dataclass(frozen=True)
+class InfillRegion:
+    """A plan region to be made at a lower density: the hook for lattice insoles.
+
+    ``outline`` (k, 2) mm in the canonical frame; ``density`` the fraction of
+    solid (0-1) inside it, as a ``pattern`` (e.g. gyroid) under a solid
+    ``skin_mm`` at the top, bottom and walls. Nothing builds it yet:
+    :func:`insolegen.mesh.solid.build_insole` makes a solid part (density 1
+    everywhere), and a design's ``infill`` is empty unless set in code. A
+    lattice builder would keep the solid's surfaces and fill these regions;
+    3MF can carry the result (beam lattice / volumetric extensions).
+    """
+
+    name: str
+    outline: tuple[tuple[float, float], ...]
+    density: float
+    pattern: str = "gyroid"
+    skin_mm: float = 1.0
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "outline": [list(p) for p in self.outline],
+                "density": self.density, "pattern": self.pattern, "skin_mm": self.skin_mm}
+
+
+@dataclass(frozen=True)
+class InsoleDesign:
+    """A fully resolved insole, canonical right-foot frame, mm and degrees.
+
+    ``params`` are the prescription's parameters as applied (after caps,
+    which ``notes`` explain); ``expected`` are the features the written mesh
+    must measure (see :mod:`insolegen.geometry.inspection`).
+    """
+
+    foot: Foot
+    prescription: Prescription
+    params: dict
+    outline: Polygon
+    insole_length_mm: float
+    resolution_mm: float
+    arch_support_height_mm: float
+    notes: tuple[str, ...]
+    version: str = __version__
+    infill: tuple[InfillRegion, ...] = ()  # lower-density regions; empty: solid (see InfillRegion)
+
+    @property
+    def foot_length_mm(self) -> float:
+        return self.foot.foot_length_mm
+
+    @property
+    def heel_width_mm(self) -> float:
+        return self.foot.heel_width_mm
+
+    @property
+    def landmarks(self) -> dict[str, tuple[float, float]]:
+        return self.foot.landmarks
+
+    @functools.cached_property
+    def plan(self) -> Plan:
+        """Plan-view helper for the outline (computed once)."""
+        return Plan.from_outline(self.outline)
+
+    @property
+    def heel_lat_y(self) -> float:
+        """Lateral edge of the heel (mm): the pivot of a medial post."""
+        return self.landmarks["heel_centre"][1] - self.heel_width_mm / 2
+
+    @property
+    def heel_med_y(self) -> float:
+        """Medial edge of the heel (mm): the pivot of a lateral post."""
+        return self.landmarks["heel_centre"][1] + self.heel_width_mm / 2
+
+    @property
+    def rearfoot_end_mm(self) -> float:
+        """Where rearfoot posting and skive have faded out: before the arch apex."""
+        return min(0.34 * self.foot_length_mm, self.landmarks["arch_apex"][0] - 5.0)
+
+    @property
+    def met_pad_centre(self) -> tuple[float, float]:
+        x = self.params["met_pad_position_frac"] * self.foot_length_mm
+        lat, med = self.plan.borders(np.array([x]))
+        centre, half = (lat[0] + med[0]) / 2, (med[0] - lat[0]) / 2
+        return float(x), float(centre + 0.1 * half)
+
+    @property
+    def heel_recess_centre(self) -> tuple[float, float]:
+        return (self.params["heel_recess_position_frac"] * self.foot_length_mm,
+                self.landmarks["heel_centre"][1] + self.params["heel_recess_medial_offset_mm"])
+
+    def top(self, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
+        """Top surface height (mm) at (n, 2) points."""
+        return top_height(self, self.plan, np.asarray(xy, dtype=float), with_recesses)
+
+    def centreline_point(self, x: float) -> tuple[float, float]:
+        """The insole's midline at station ``x`` (mm)."""
+        lat, med = self.plan.borders(np.array([x]))
+        return float(x), float((lat[0] + med[0]) / 2)
+
+    @functools.cached_property
+    def expected(self) -> dict[str, float]:
+        """Features the mesh must show, evaluated on the design's surface (mm, deg)."""
+        p = self.params
+        heel = np.array([self.landmarks["heel_centre"]])
+        apex = self.landmarks["arch_apex"]
+        pts = np.array([apex, self.centreline_point(apex[0])])
+        apex_z, mid_z = self.top(pts)
+        seat = round(float(self.top(heel, with_recesses=False)[0]), 3)
+        cup, tilt = p["heel_cup_depth_mm"], p["rearfoot_post_deg"]
+        if self.foot.plantar is not None:  # a curved seat: measure the model as the mesh is
+            seat, cup, tilt = self._seat_as_measured()
+        return {
+            "insole_length_mm": round(self.insole_length_mm, 3),
+            "heel_seat_height_mm": seat,
+            "heel_cup_depth_mm": cup,
+            "rearfoot_tilt_deg": tilt,
+            "arch_height_mm": round(float(apex_z - mid_z), 3),
+            "arch_peak_height_mm": round(float(apex_z), 3),
+            "min_thickness_mm": p["min_thickness_mm"],
+        }
+
+    @property
+    def seat_exclusions(self) -> tuple[tuple[float, float, float], ...]:
+        """Disks ``(x, y, radius)`` (mm) of the heel seat that a recess lowers on purpose;
+        the seat plane is measured around them."""
+        if not self.params["heel_spur_relief"] or self.params["heel_recess_depth_mm"] <= 0:
+            return ()
+        x, y = self.heel_recess_centre
+        return ((round(x, 4), round(y, 4), self.params["heel_recess_diameter_mm"] / 2 + 0.5),)
+
+    def _seat_as_measured(self) -> tuple[float, float, float]:
+        """Heel seat height (mm), heel cup depth (mm) and rearfoot tilt (deg) of this
+        design's surface, by :mod:`insolegen.geometry.inspection`'s definitions applied at the
+        vertices the mesh will have. A total-contact seat follows the heel's curve, so
+        these are what the profile's flat-seat numbers become on this foot."""
+        plan = triangulate_plan(self.outline, self.resolution_mm)
+        top = np.column_stack([plan.points, self.top(plan.points)])
+        hx, hy = self.landmarks["heel_centre"]
+        coef = seat_plane(top, (hx, hy), self.heel_width_mm, self.seat_exclusions)
+        rim = top[np.argmin(top[:, 0])]
+        rim_seat = coef[0] + coef[1] * (rim[0] - hx) + coef[2] * (rim[1] - hy)
+        return (round(float(coef[0]), 3), round(float(rim[2] - rim_seat), 3),
+                round(float(np.degrees(np.arctan(coef[2]))), 3))
+
+    def to_json(self) -> dict:
+        """Plain JSON-able dict; :func:`design_from_json` reverses it."""
+        return {
+            "version": self.version,
+            "foot": self.foot.to_json(),
+            "prescription": self.prescription.to_json(),
+            "params": dict(self.params),
+            "outline": np.round(np.asarray(self.outline.exterior.coords)[:-1], 5).tolist(),
+            "insole_length_mm": self.insole_length_mm,
+            "resolution_mm": self.resolution_mm,
+            "arch_support_height_mm": self.arch_support_height_mm,
+            "notes": list(self.notes),
+            "landmarks": {k: list(v) for k, v in self.landmarks.items()},
+            "seat_exclusions": [list(e) for e in self.seat_exclusions],
+            "expected": self.expected,
+            "infill": [r.to_json() for r in self.infill],
+        }
+
+
+def design_from_json(data: dict) -> InsoleDesign:
+    """Rebuild a design saved by :meth:`InsoleDesign.to_json`."""
+    pres = data["prescription"]
+    return InsoleDesign(
+        foot=foot_from_json(data["foot"]),
+        prescription=Prescription(tuple(pres["conditions"]), dict(pres["parameters"]),
+                                  dict(pres["overrides"]), tuple(pres["sources"])),
+        params=dict(data["params"]), outline=Polygon(data["outline"]),
+        insole_length_mm=data["insole_length_mm"], resolution_mm=data["resolution_mm"],
+        arch_support_height_mm=data["arch_support_height_mm"], notes=tuple(data["notes"]),
+        version=data["version"],
+        infill=tuple(InfillRegion(r["name"], tuple(map(tuple, r["outline"])), r["density"],
+                                  r["pattern"], r["skin_mm"]) for r in data.get("infill", ())),
+    )
+
+
+def check_resolution(resolution_mm: object) -> float:
+    """Validate the plan edge length (mm)."""
+    from insolegen.core.numbers import parse_number
+    low, high = RESOLUTION_RANGE_MM
+    accepted = f"a plan edge length in mm from {low:g} to {high:g}"
+    value = parse_number(resolution_mm, "resolution_mm", accepted)
+    if not low <= value <= high:
+        raise InputError(f"resolution_mm = {resolution_mm!r}: out of range, expected {accepted}")
+    return value
+
+
+def check_parameters(p: dict) -> None:
+    """Cross-checks between parameters that single ranges cannot express."""
+    stack = p["base_thickness_mm"] + p["top_cover_thickness_mm"]
+    t_min = p["min_thickness_mm"]
+    if t_min > stack:
+        raise InputError(
+            f"min_thickness_mm = {t_min:g}: more than base_thickness_mm + "
+            f"top_cover_thickness_mm = {stack:g}; accepted: at most {stack:g}")
+    recesses = [f"mth{i}_relief_mm" for i in range(1, 6)] + ["met5_base_relief_mm"]
+    if p["heel_spur_relief"]:
+        recesses.append("heel_recess_depth_mm")
+    for key in recesses:
+        if p[key] > stack - t_min + 1e-9:
+            raise InputError(
+                f"{key} = {p[key]:g}: would leave {stack - p[key]:g} mm, below "
+                f"min_thickness_mm = {t_min:g}; accepted: at most {stack - t_min:g}")
+    if p["medial_heel_skive_mm"] > 0 and p["heel_cup_depth_mm"] < 14.0:
+        raise InputError(
+            f"medial_heel_skive_mm = {p['medial_heel_skive_mm']:g}: a medial skive needs "
+            f"heel_cup_depth_mm of 14 or more (is {p['heel_cup_depth_mm']:g})")
+
+
+def design_insole(foot: Foot, prescription: Prescription,
+                  resolution_mm: float = DEFAULT_RESOLUTION_MM) -> InsoleDesign:
+    """Resolve every number of the insole for ``foot`` and ``prescription``."""
+    resolution_mm = check_resolution(resolution_mm)
+    p = dict(prescription.parameters)
+    check_parameters(p)
+    outline = insole_outline(foot.outline, foot.foot_length_mm, p["insole_length"],
+                             p["toe_allowance_mm"])
+    notes: list[str] = []
+    widest = round(RECESS_MAX_FRACTION * foot.heel_width_mm, 2)
+    if p["heel_spur_relief"] and p["heel_recess_diameter_mm"] > widest:
+        notes.append(f"heel_recess_diameter_mm reduced from {p['heel_recess_diameter_mm']:g} "
+                     f"to {widest:g} mm: at most {RECESS_MAX_FRACTION:g} of the "
+                     f"{foot.heel_width_mm:g} mm heel, so the heel seat around it still bears")
+        p["heel_recess_diameter_mm"] = widest
+    draft = InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
+                         resolution_mm, 0.0, ())
+    support = float(p["arch_support_height_mm"])
+    if foot.plantar is not None:
+        apex = foot.landmarks["arch_apex"]
+        apex_z, mid_z = draft.top(np.array([apex, draft.centreline_point(apex[0])]))
+        fill = float(apex_z - mid_z)
+        support = round(arch_support(support, fill, p["arch_tolerance_mm"]), 2)
+        notes.append(
+            f"total contact: the top follows the scanned sole, whose arch fill rises "
+            f"{fill:.1f} mm at the apex above the midline; arch support adds {support:g} mm "
+            f"towards the profile's {p['arch_support_height_mm']:g} mm, at most "
+            f"arch_tolerance_mm = {p['arch_tolerance_mm']:g} into the arch")
+    elif foot.sources.get("arch_height_mm", "").startswith(("given", "scan")):
+        apex = np.array([foot.landmarks["arch_apex"]])
+        floor = float(draft.top(apex)[0])
+        allowed = foot.plantar_arch_height_mm + p["arch_tolerance_mm"] - floor
+        if support > allowed:
+            capped = max(round(allowed, 2), 0.0)
+            notes.append(
+                f"arch_support_height_mm capped from {support:g} to {capped:g} mm: the foot's "
+                f"plantar arch height is about {foot.plantar_arch_height_mm:.1f} mm "
+                f"(navicular height {foot.arch_height_mm:g} mm - 24 mm), plus "
+                f"arch_tolerance_mm = {p['arch_tolerance_mm']:g}")
+            support = capped
+    else:
+        notes.append("arch height not measured: arch support not checked against the foot")
+    return InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
+                        resolution_mm, support, tuple(notes))

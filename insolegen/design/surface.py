@@ -1,0 +1,166 @@
+"""The insole's top surface as a sum of small features, each a height field.
+
+Every feature takes the plan points and returns a height (mm) to add; the
+top surface is their sum, feathered at the toe and never below the minimum
+thickness. Heights are in the canonical right-foot frame (+Y medial); the
+bottom of the insole is z = 0, so the top height is the thickness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+from shapely.geometry import Polygon
+
+from insolegen.design.contact import contact_height
+from insolegen.geometry.inspection import SEAT_RADIUS
+from insolegen.foot.outline import resample_ring, width_profile
+
+HEEL_CUP_BAND = 0.26     # heel cup wall width, fraction of heel width
+EDGE_BAND_MM = 6.0       # edge raise and flange band
+SKIVE_START = 0.45       # medial skive starts this far out (fraction of half heel width)
+
+
+def smoothstep(t: np.ndarray) -> np.ndarray:
+    """C1 ramp from 0 (t <= 0) to 1 (t >= 1)."""
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def ramp_down(x: np.ndarray, start: float, end: float) -> np.ndarray:
+    """1 before ``start``, 0 after ``end``, smooth between."""
+    return 1.0 - smoothstep((x - start) / (end - start))
+
+
+def dish(x: np.ndarray, y: np.ndarray, centre: tuple[float, float], radius: float
+         ) -> np.ndarray:
+    """Compact smooth bump: 1 at ``centre``, 0 from ``radius`` on."""
+    r2 = ((x - centre[0]) ** 2 + (y - centre[1]) ** 2) / radius ** 2
+    return np.where(r2 < 1.0, (1.0 - r2) ** 2, 0.0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Plan-view geometry the features need, computed once per outline (mm)."""
+
+    xs: np.ndarray          # stations along X
+    y_lat: np.ndarray       # lateral border (min y) at each station
+    y_med: np.ndarray       # medial border (max y) at each station
+    edge_tree: cKDTree      # dense samples of the border, for distance to edge
+    length_mm: float
+
+    @classmethod
+    def from_outline(cls, outline: Polygon) -> Plan:
+        length = outline.bounds[2]
+        xs = np.linspace(0.0, length, 1201)
+        y_lat, y_med = width_profile(outline, xs)
+        return cls(xs, y_lat, y_med, cKDTree(resample_ring(outline, 0.5)), length)
+
+    def borders(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lateral and medial border y at each x (mm)."""
+        return np.interp(x, self.xs, self.y_lat), np.interp(x, self.xs, self.y_med)
+
+    def across(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Position across the insole: -1 lateral border, 0 midline, +1 medial border."""
+        lat, med = self.borders(x)
+        return (2.0 * y - lat - med) / np.maximum(med - lat, 1e-6)
+
+    def edge_distance(self, xy: np.ndarray, limit_mm: float) -> np.ndarray:
+        """Distance (mm) from each (n, 2) point to the outline's border; inf past ``limit_mm``."""
+        return self.edge_tree.query(xy, distance_upper_bound=limit_mm)[0]
+
+
+def _post(angle_deg: float, y: np.ndarray, lat: np.ndarray | float,
+          med: np.ndarray | float) -> np.ndarray:
+    """Wedge raising the medial (+ angle) or lateral (- angle) side; adds material only."""
+    slope = np.tan(np.radians(abs(angle_deg)))
+    across = y - lat if angle_deg > 0 else med - y
+    return slope * np.maximum(across, 0.0)
+
+
+def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
+    """Top surface height z_top (mm) at (n, 2) plan points for design ``d``.
+
+    ``d`` is an :class:`insolegen.design.model.InsoleDesign`; ``with_recesses``
+    False leaves out the heel recess and the metatarsal reliefs (used to
+    state the heel seat the recess is cut into).
+    """
+    p = d.params
+    x, y = xy[:, 0], xy[:, 1]
+    L = d.foot_length_mm
+    marks = d.landmarks
+    heel_w = d.heel_width_mm
+    hx, hy = marks["heel_centre"]
+    lat, med = plan.borders(x)
+    edge = np.full(len(x), np.inf)
+    near_rear = x < 0.62 * L  # every edge band (cup, raises, flange) lies behind this
+    edge[near_rear] = plan.edge_distance(xy[near_rear], max(HEEL_CUP_BAND * heel_w, EDGE_BAND_MM))
+
+    z = np.full(len(x), p["base_thickness_mm"] + p["top_cover_thickness_mm"])
+    z += p["heel_lift_mm"] * ramp_down(x, 0.25 * L, 0.70 * L)
+    z += p["leg_length_lift_mm"] * (1.0 - 0.5 * smoothstep((x - 0.5 * L) / (0.25 * L)))
+
+    rear_end = d.rearfoot_end_mm
+    if p["rearfoot_post_deg"]:
+        z += _post(p["rearfoot_post_deg"], y, d.heel_lat_y, d.heel_med_y) * \
+            ramp_down(x, rear_end - 0.12 * L, rear_end)
+    if p["forefoot_post_deg"]:
+        z += _post(p["forefoot_post_deg"], y, lat, med) * smoothstep((x - 0.55 * L) / (0.13 * L))
+
+    band = HEEL_CUP_BAND * heel_w
+    cup = np.where(edge < band, (1.0 - edge / band) ** 2, 0.0)
+    heel_zone = ramp_down(x, 0.22 * L, 0.36 * L)
+    cup_wall = p["heel_cup_depth_mm"] * cup * heel_zone
+
+    ax, ay = marks["arch_apex"]
+    front = min(marks["mth1"][0], marks["mth5"][0]) - 5.0
+    rise = np.sin(0.5 * np.pi * np.clip((x - 0.22 * L) / (ax - 0.22 * L), 0, 1)) ** 2
+    fall = np.cos(0.5 * np.pi * np.clip((x - ax) / (front - ax), 0, 1)) ** 2
+    along = np.where(x <= ax, rise, fall)
+    arch_across = smoothstep(plan.across(x, y) / 0.7)
+    if d.foot.plantar is None:
+        z += cup_wall
+    else:  # a scanned foot: total contact, the cup formed on the heel (insolegen.design.contact)
+        z += contact_height(d, xy, cup_wall, along * arch_across, heel_zone)
+    z += d.arch_support_height_mm * along * arch_across
+
+    rim = np.where(edge < EDGE_BAND_MM, (1.0 - edge / EDGE_BAND_MM) ** 2, 0.0)
+    half_heel = heel_w / 2.0
+    # Side weights start a third of the way out, so the back of the heel cup stays even.
+    medial = smoothstep(((y - hy) / half_heel - 0.33) / 0.67)
+    lateral = smoothstep(((hy - y) / half_heel - 0.33) / 0.67)
+    rear_mid = ramp_down(x, 0.45 * L, 0.60 * L)
+    z += rim * rear_mid * (p["medial_edge_raise_mm"] * medial + p["lateral_edge_raise_mm"] * lateral)
+    z += p["medial_flange_mm"] * rim * medial * smoothstep((x - 0.20 * L) / (0.08 * L)) \
+        * ramp_down(x, 0.52 * L, 0.62 * L)
+
+    if p["medial_heel_skive_mm"]:
+        start = hy + SKIVE_START * half_heel
+        z += p["medial_heel_skive_mm"] * smoothstep((y - start) / (half_heel * (1 - SKIVE_START))) \
+            * ramp_down(x, rear_end - 0.12 * L, rear_end)
+
+    if p["met_pad"]:
+        px, py = d.met_pad_centre
+        dx = x - px
+        ax_len = np.where(dx >= 0, 0.045 * L, 0.09 * L)
+        ay_len = 0.05 * L * (1.0 - 0.4 * np.clip(-dx / (0.09 * L), 0, 1))
+        r2 = (dx / ax_len) ** 2 + ((y - py) / ay_len) ** 2
+        z += p["met_pad_height_mm"] * np.where(r2 < 1.0, (1.0 - r2) ** 2, 0.0)
+
+    if with_recesses:
+        if p["heel_spur_relief"]:
+            z -= p["heel_recess_depth_mm"] * dish(x, y, d.heel_recess_centre,
+                                                  p["heel_recess_diameter_mm"] / 2)
+        for i in range(1, 6):
+            if p[f"mth{i}_relief_mm"]:
+                z -= p[f"mth{i}_relief_mm"] * dish(x, y, marks[f"mth{i}"], 0.035 * L)
+        if p["met5_base_relief_mm"]:
+            z -= p["met5_base_relief_mm"] * dish(x, y, marks["met5_base"], 0.03 * L)
+
+    t_min = p["min_thickness_mm"]
+    end = d.insole_length_mm
+    feather = min(30.0, 0.12 * end) if p["insole_length"] == "full" else 12.0
+    z = t_min + (z - t_min) * ramp_down(x, end - feather, end)
+    return np.maximum(z, t_min)

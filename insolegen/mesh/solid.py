@@ -1,0 +1,62 @@
+"""From a design to one closed solid: top and bottom over the design's plan, side walls.
+
+Top vertices are lifted to z_top, bottom ones stay at z = 0, and the walls
+share the border vertices of both: the solid is closed by construction
+whatever the heights, as long as z_top > 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from insolegen.core.errors import InsolegenError
+from insolegen.design.plan import PlanMesh, triangulate_plan
+
+
+@dataclass(frozen=True)
+class Solid:
+    """A closed triangle mesh: ``vertices`` (n, 3) float mm, ``faces`` (m, 3) int,
+    wound counter-clockwise seen from outside."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+
+    def mirrored(self) -> Solid:
+        """Mirror image in Y (right insole -> left), faces re-wound."""
+        v = self.vertices * np.array([1.0, -1.0, 1.0])
+        return Solid(v, self.faces[:, ::-1].copy())
+
+    @property
+    def triangles(self) -> np.ndarray:
+        """(m, 3, 3) float: the corners of every face."""
+        return self.vertices[self.faces]
+
+
+def extrude(plan: PlanMesh, z_top: np.ndarray) -> Solid:
+    """Close the plan into a solid between z = 0 and ``z_top`` (n,) (mm)."""
+    if np.any(~np.isfinite(z_top)) or np.any(z_top <= 0):
+        raise InsolegenError("top surface at or below the bottom: cannot close the solid")
+    n = len(plan.points)
+    vertices = np.empty((2 * n, 3))
+    vertices[:n, :2] = plan.points
+    vertices[:n, 2] = z_top
+    vertices[n:, :2] = plan.points
+    vertices[n:, 2] = 0.0
+    a = plan.ring
+    b = np.roll(a, -1)
+    walls = np.concatenate([np.column_stack([a + n, b + n, b]), np.column_stack([a + n, b, a])])
+    faces = np.concatenate([plan.faces, plan.faces[:, ::-1] + n, walls])
+    return Solid(vertices, faces)
+
+
+def build_insole(design, side: str = "right") -> Solid:
+    """The insole solid for ``design`` (an :class:`~insolegen.design.model.InsoleDesign`).
+
+    Solid throughout: ``design.infill`` (lower-density regions) is not built yet;
+    a lattice builder would start from this solid's surfaces.
+    """
+    plan = triangulate_plan(design.outline, design.resolution_mm)
+    solid = extrude(plan, design.top(plan.points))
+    return solid if side == "right" else solid.mirrored()

@@ -1,0 +1,124 @@
+"""A job's manufacturing outputs around the insole solids, as bytes.
+
+One place decides what an order's files are, so that :func:`insolegen.
+pipeline.generate` (writes them) and :func:`insolegen.pipeline.job.render`
+(hands them to a remote client) make the same bytes:
+
+- the solids, engraved on request (:func:`solids_for`);
+- the STL of each side, binary or ASCII (:func:`stl_file`);
+- 3MF, OBJ, the PNG preview and the PDF ticket when the order's
+  ``formats`` ask for them (:func:`extra_files`);
+- the report's manufacturing section (:func:`making_report`).
+
+Preview and ticket are made on request only (formats ``png`` / ``pdf``):
+they need matplotlib (about 0.5 s to import, 1-2 s to draw) while the
+insole itself takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from insolegen import __version__
+from insolegen.output.stl import mirrored_stl, stl_bytes
+from insolegen.output.formats import obj, stl_ascii, threemf
+from insolegen.mesh.solid import Solid, build_insole
+from insolegen.prescription.materials import material
+
+
+def solids_for(order, design, sides: tuple[str, ...]) -> tuple[dict[str, Solid], dict]:
+    """The insoles of ``sides`` and, if the order is engraved, the
+    :class:`~insolegen.mesh.engrave.Engraving` of each; without engraving the left is the
+    exact mirror of the right."""
+    right = build_insole(design, "right")
+    solids = {s: (right if s == "right" else right.mirrored()) for s in sides}
+    if not order.engrave:
+        return solids, {}
+    from insolegen.mesh.engrave import engrave_pair
+    from insolegen.foot.sizes import size_label
+    shoe = order.measurements.shoe_size if order.measurements is not None else None
+    keep = max(design.params["min_thickness_mm"], material(order.material).min_wall_mm)
+    return engrave_pair(design, solids, order.order_id, size_label(design.foot_length_mm, shoe),
+                        order.engrave_depth_mm, keep)
+
+
+def stl_header(order, side: str) -> str:
+    return f"insolegen {__version__} {order.order_id} {side} mm"
+
+
+def stl_file(order, side: str, solid: Solid, mirror_of: bytes | None = None) -> bytes:
+    """``<id>_<side>.stl`` as bytes: binary (numpy-stl, fixed header) or ASCII.
+    ``mirror_of``: the binary file of the solid this one mirrors, to mirror rather than
+    serialise anew."""
+    if order.ascii_stl:
+        return stl_ascii(solid, stl_header(order, side))
+    if mirror_of is not None:
+        return mirrored_stl(mirror_of, stl_header(order, side))
+    return stl_bytes(solid, stl_header(order, side))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def notes(order, engravings: dict) -> list[str]:
+    """Lines about how the part is made, for the preview's side box."""
+    mat = material(order.material)
+    lines = [f"material {mat.name.upper()}", f"  {mat.process}"]
+    for side, e in engravings.items():
+        lines.append(f"engraved under {side}: {' / '.join(e.lines)}")
+    if engravings:
+        lines.append(f"  {next(iter(engravings.values())).depth_mm:g} mm deep")
+    return lines
+
+
+def extra_files(order, design, solids: dict[str, Solid], engravings: dict,
+                measured: dict[str, dict], mesh_files: dict[str, bytes]) -> dict[str, bytes]:
+    """3MF, OBJ, preview PNG and ticket PDF as the order's formats ask, by file name.
+
+    ``mesh_files`` are the STL files already made (name -> bytes); the ticket
+    lists them with the other files and their SHA-256.
+    """
+    out: dict[str, bytes] = {}
+    oid = order.order_id
+    if "3mf" in order.formats:
+        out[f"{oid}.3mf"] = threemf(solids, oid, f"insolegen {oid}")
+    if "obj" in order.formats:
+        for side, solid in solids.items():
+            out[f"{oid}_{side}.obj"] = obj(solid, f"{stl_header(order, side)}\nunits: millimetre")
+    if "png" in order.formats or "pdf" in order.formats:
+        from insolegen.output.preview import png
+        picture = png(oid, design, solids, measured, engravings, notes(order, engravings))
+        if "png" in order.formats:
+            out[f"{oid}.png"] = picture
+        if "pdf" in order.formats:
+            from insolegen.output.ticket import pdf
+            hashes = {name: sha256(data) for name, data in {**mesh_files, **out}.items()}
+            out[f"{oid}_ticket.pdf"] = pdf(order, design, measured, material(order.material),
+                                           picture, hashes, engravings)
+    return out
+
+
+def making_report(order, measured: dict[str, dict], printability: dict[str, dict],
+                  engravings: dict, hashes: dict[str, str]) -> dict:
+    """The report's section on making the part: material, mass, engraving, checks, hashes."""
+    mat = material(order.material)
+    return {
+        "material": {"name": mat.name, "process": mat.process,
+                     "density_g_cm3": mat.density_g_cm3, "min_wall_mm": mat.min_wall_mm,
+                     "source": mat.source},
+        "mass_g": {side: round(m["volume_mm3"] / 1000.0 * mat.density_g_cm3, 1)
+                   for side, m in measured.items()},
+        "engraving": {side: e.to_json() for side, e in engravings.items()},
+        "printability": printability,
+        "sha256": dict(hashes),
+    }
+
+
+def file_kind(order_id: str, name: str) -> str:
+    """What a job's file is, for :attr:`insolegen.pipeline.job.Result.files`: ``left`` /
+    ``right`` (STL), ``report``, ``3mf``, ``left_obj`` / ``right_obj``, ``preview``, ``ticket``."""
+    stem, _, ext = name.removeprefix(order_id).lstrip("_").rpartition(".")
+    kinds = {"stl": stem, "json": "report", "3mf": "3mf", "obj": f"{stem}_obj",
+             "png": "preview", "pdf": "ticket"}
+    return kinds.get(ext, name)

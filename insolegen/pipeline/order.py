@@ -1,0 +1,205 @@
+"""An ``Order``: everything one insole job needs, checked at the door.
+
+The CLI's ``generate`` and the batch reader both build orders through
+:func:`order_from_mapping`, so a field is validated the same way wherever it
+comes from. Field names are the batch CSV / JSON Lines column names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from insolegen.design.model import DEFAULT_RESOLUTION_MM, check_resolution
+from insolegen.core.errors import InputError, shown
+from insolegen.output.files import safe_id
+from insolegen.foot.measurements import Measurements
+from insolegen.prescription.parameters import lookup
+from insolegen.prescription.profiles import parse_conditions
+
+SIDES = ("left", "right", "both")
+FORMATS = ("stl", "3mf", "obj", "png", "pdf")
+MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm")
+SCAN_FIELDS = ("scan_units", "side_from_scan")
+MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm")
+KNOWN_FIELDS = ("order_id", "side", "conditions", "shoe_size", "scan", "formats", "set",
+                "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *MAKING_FIELDS)
+_FLAGS = {"true": True, "yes": True, "1": True, "on": True,
+          "false": False, "no": False, "0": False, "off": False}
+
+
+@dataclass(frozen=True)
+class Order:
+    """One validated insole job. ``scan`` is an absolute path when given."""
+
+    order_id: str
+    side: str
+    conditions: tuple[str, ...]
+    measurements: Measurements | None
+    scan: str | None = None
+    overrides: dict = field(default_factory=dict)
+    resolution_mm: float = DEFAULT_RESOLUTION_MM
+    formats: tuple[str, ...] = ("stl",)
+    options: dict = field(default_factory=dict)
+    ascii_stl: bool = False
+    material: str = "pa12"
+    engrave: bool = False
+    engrave_depth_mm: float = 0.6
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        return ("left", "right") if self.side == "both" else (self.side,)
+
+    def to_json(self) -> dict:
+        """Plain JSON-able dict of the order as validated."""
+        data = asdict(self)
+        data["conditions"] = list(self.conditions)
+        data["formats"] = list(self.formats)
+        return data
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _split(value: object, name: str) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise InputError(f"{name} = {value!r}: expected a list of names")
+
+
+def order_from_mapping(data: dict, base_dir: Path | None = None,
+                       formats: tuple[str, ...] = FORMATS) -> Order:
+    """Validate one order given as a mapping of field name to value.
+
+    Empty strings mean "not given". ``scan`` paths resolve against
+    ``base_dir``. Overrides come as ``set`` (a mapping) or ``set.<key>`` fields.
+    """
+    unknown = [k for k in data if k not in KNOWN_FIELDS and not str(k).startswith("set.")]
+    if unknown:
+        raise InputError(f"{unknown[0]!r}: unknown order field; known: {', '.join(KNOWN_FIELDS)},"
+                         " set.<parameter>")
+    order_id = safe_id(data.get("order_id"))
+    side = data.get("side")
+    side = "both" if _blank(side) else str(side).strip().lower()
+    if side not in SIDES:
+        raise InputError(f"side = {data.get('side')!r}: expected one of {', '.join(SIDES)}")
+    if _blank(data.get("conditions")):
+        raise InputError("conditions: missing; give one or more condition names")
+    names = _split(data["conditions"], "conditions")
+    if not names:
+        raise InputError(f"conditions = {shown(data['conditions'])}: give one or more "
+                         "condition names")
+    conditions = parse_conditions(names)
+
+    overrides: dict[str, object] = {}
+    raw_set = data.get("set") or {}
+    if not isinstance(raw_set, dict):
+        raise InputError(f"set = {raw_set!r}: expected an object of parameter: value")
+    for key, value in raw_set.items():
+        overrides[lookup(str(key), "set.").name] = value
+    for key, value in data.items():
+        if str(key).startswith("set.") and not _blank(value):
+            overrides[lookup(str(key)[4:], "set.").name] = value
+
+    given = {k: data.get(k) for k in MEASUREMENT_FIELDS if not _blank(data.get(k))}
+    shoe = None if _blank(data.get("shoe_size")) else data.get("shoe_size")
+    scan = None if _blank(data.get("scan")) else str(data["scan"])
+    options: dict = {}
+    if scan is None:
+        for key in SCAN_FIELDS:
+            if not _blank(data.get(key)) and data.get(key) is not False:
+                raise InputError(f"{key} = {shown(data[key])}: only with a scan")
+    if scan is not None:
+        if given or shoe is not None:
+            raise InputError(f"scan: give a scan or measurements ({', '.join(given) or 'shoe_size'}),"
+                             " not both: the scan is measured")
+        options["scan"] = _scan_options(data, side)
+        path = Path(scan)
+        if not path.is_absolute():
+            path = (base_dir or Path.cwd()) / path
+        try:
+            found = path.is_file()
+        except (OSError, ValueError):  # a name too long, a NUL byte
+            found = False
+        if not found:
+            raise InputError(f"scan = {shown(data['scan'])}: no such file ({shown(str(path))})")
+        scan = str(path)
+        measurements = None
+    else:
+        if "foot_length_mm" not in given and shoe is None:
+            raise InputError("foot_length_mm: missing; give foot_length_mm, shoe_size or scan")
+        measurements = Measurements(shoe_size=shoe, side=None, **given)
+        from insolegen.foot.measurements import foot_from_measurements
+        foot_from_measurements(measurements)  # validate now, not in the middle of a batch
+
+    fmts = ["stl"] if _blank(data.get("formats")) else _split(data["formats"], "formats")
+    fmts = [f.lower().lstrip(".") for f in fmts]
+    if not fmts:
+        raise InputError(f"formats = {shown(data['formats'])}: expected one or more of "
+                         f"{', '.join(formats)}")
+    bad = [f for f in fmts if f not in formats]
+    if bad:
+        raise InputError(f"formats = {bad[0]!r}: expected one or more of {', '.join(formats)}")
+    resolution = data.get("resolution_mm")
+    resolution = DEFAULT_RESOLUTION_MM if _blank(resolution) else check_resolution(resolution)
+
+    from insolegen.design.model import check_parameters
+    from insolegen.prescription.profiles import prescribe
+    params = prescribe(conditions, overrides).parameters
+    check_parameters(params)
+    making = _making(data, params)
+    return Order(order_id, side, conditions, measurements, scan, overrides, resolution,
+                 tuple(dict.fromkeys(fmts)), options, **making)
+
+
+def _flag(data: dict, key: str) -> bool:
+    value = data.get(key)
+    if _blank(value):
+        return False
+    word = str(value).strip().lower()
+    if word not in _FLAGS:
+        raise InputError(f"{key} = {shown(value)}: expected true or false")
+    return _FLAGS[word]
+
+
+def _making(data: dict, params: dict) -> dict:
+    """How the part is made: STL flavour, material, engraving; checked against the design."""
+    from insolegen.mesh.engrave import DEPTH_MM, DEPTH_RANGE_MM
+    from insolegen.core.numbers import parse_number
+    from insolegen.prescription.materials import DEFAULT_MATERIAL, material
+    mat = material(DEFAULT_MATERIAL if _blank(data.get("material")) else data["material"])
+    if params["min_thickness_mm"] < mat.min_wall_mm:
+        raise InputError(
+            f"material = {mat.name!r}: makes walls of {mat.min_wall_mm:g} mm or more, but "
+            f"min_thickness_mm = {params['min_thickness_mm']:g}; set min_thickness_mm to at "
+            f"least {mat.min_wall_mm:g} or choose another material")
+    depth = data.get("engrave_depth_mm")
+    if _blank(depth):
+        depth = DEPTH_MM
+    else:
+        low, high = DEPTH_RANGE_MM
+        accepted = f"a recess depth in mm from {low:g} to {high:g}"
+        depth = parse_number(depth, "engrave_depth_mm", accepted)
+        if not low <= depth <= high:
+            raise InputError(f"engrave_depth_mm = {data['engrave_depth_mm']!r}: out of range, "
+                             f"expected {accepted}")
+    return {"ascii_stl": _flag(data, "ascii_stl"), "material": mat.name,
+            "engrave": _flag(data, "engrave"), "engrave_depth_mm": depth}
+
+
+def _scan_options(data: dict, side: str) -> dict:
+    """Keyword arguments for :func:`insolegen.scan.read.foot_from_scan` from an order's fields."""
+    from insolegen.scan.load import parse_units
+    options: dict = {"side": None if side == "both" else side}
+    if not _blank(data.get("scan_units")):
+        options["units"] = parse_units(data["scan_units"])
+    flag = data.get("side_from_scan")
+    if not _blank(flag):
+        key = str(flag).strip().lower() if not isinstance(flag, bool) else str(flag).lower()
+        if key not in _FLAGS:
+            raise InputError(f"side_from_scan = {shown(flag)}: expected true or false")
+        options["side_from_scan"] = _FLAGS[key]
+    return options
