@@ -47,15 +47,16 @@ def _order_fields(args: argparse.Namespace) -> dict:
 
 
 def _print_result(result) -> None:
+    from insolegen.core.numbers import fmt
     d = result.design
     print(f"{result.order_id}: {', '.join(d.prescription.conditions)}; foot "
-          f"{d.foot_length_mm:g} mm, insole {d.insole_length_mm:g} mm "
+          f"{fmt(d.foot_length_mm)} mm, insole {fmt(d.insole_length_mm)} mm "
           f"({d.params['insole_length']})")
     for side, m in result.measured.items():
-        print(f"  {side:5s}  cup {m['heel_cup_depth_mm']:.1f} mm, arch {m['arch_height_mm']:.1f} mm "
-              f"(peak {m['arch_peak_height_mm']:.1f}), tilt {m['rearfoot_tilt_deg']:+.1f} deg, "
-              f"min {m['min_thickness_mm']:.1f} mm, {m['triangles']} triangles, "
-              f"watertight {m['watertight']}")
+        print(f"  {side:5s}  cup {fmt(m['heel_cup_depth_mm'])} mm, arch {fmt(m['arch_height_mm'])} "
+              f"mm (peak {fmt(m['arch_peak_height_mm'])}), tilt "
+              f"{fmt(m['rearfoot_tilt_deg'], sign=True)} deg, min {fmt(m['min_thickness_mm'])} mm, "
+              f"{m['triangles']} triangles, watertight {m['watertight']}")
     for note in d.notes:
         print(f"  note: {note}")
     for kind, path in result.files.items():
@@ -70,16 +71,27 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# The demo's condition for a scanned foot follows the scan's own arch type (AHI).
+DEMO_CONDITION_FOR_ARCH = {"low": "flat_feet", "normal": "neutral", "high": "high_arches"}
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from insolegen.pipeline.order import order_from_mapping
-    from insolegen.pipeline.job import generate
-    order = DEMO
-    if args.scan is not None:
-        from insolegen.scan.read import sample_scan
-        scan = sample_scan() if args.scan == "" else Path(args.scan)
-        order = {"order_id": "demo_scan", "scan": str(scan), "conditions": "flat_feet",
-                 "side": "both"}
-    _print_result(generate(order_from_mapping(order), Path(args.out), force=True))
+    from insolegen.pipeline.job import foot_for, generate
+    if args.scan is None:
+        _print_result(generate(order_from_mapping(DEMO), Path(args.out), force=True))
+        return 0
+    from insolegen.scan.read import sample_scan
+    scan = sample_scan() if args.scan == "" else Path(args.scan)
+    fields = {"order_id": "demo_scan", "scan": str(scan), "conditions": "neutral", "side": "both"}
+    foot = foot_for(order_from_mapping(fields))
+    arch = foot.scan.get("arch_type") if foot.scan else None
+    fields["conditions"] = DEMO_CONDITION_FOR_ARCH.get(arch, "neutral")
+    index = foot.scan.get("arch_height_index") if foot.scan else None
+    print(f"demo: the scan measures a {arch} arch (arch height index {index:.3f}): "
+          f"condition {fields['conditions']}" if arch else
+          "demo: the scan's arch type is unknown: condition neutral")
+    _print_result(generate(order_from_mapping(fields), Path(args.out), force=True, foot=foot))
     return 0
 
 
@@ -101,9 +113,11 @@ def cmd_profiles(args: argparse.Namespace) -> int:
         return 0
     pres = profiles.prescribe(args.name)
     print(f"# {', '.join(pres.conditions)}")
+    print(f"# {'parameter':28s}   {'value':14s}   {'range':22s}   meaning")
     for key, value in pres.parameters.items():
-        shown = str(value).lower() if isinstance(value, bool) else value
-        print(f"{key:30s} = {shown!s:14s} # {PARAMS[key].doc}")
+        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(
+            value, float) else value
+        print(f"{key:30s} = {shown!s:14s} # {PARAMS[key].range_text():22s} {PARAMS[key].doc}")
     for source in pres.sources:
         print(f"# source: {source}")
     return 0

@@ -186,6 +186,9 @@ def _making(data: dict, params: dict) -> dict:
         if not low <= depth <= high:
             raise InputError(f"engrave_depth_mm = {data['engrave_depth_mm']!r}: out of range, "
                              f"expected {accepted}")
+        if not _flag(data, "engrave"):
+            raise InputError(f"engrave_depth_mm = {data['engrave_depth_mm']!r}: only with "
+                             f"engrave (--engrave): nothing would be engraved")
     return {"ascii_stl": _flag(data, "ascii_stl"), "material": mat.name,
             "engrave": _flag(data, "engrave"), "engrave_depth_mm": depth}
 

@@ -48,6 +48,14 @@ class Param:
             return "one of " + ", ".join(self.choices)
         return f"a number from {self.low:g} to {self.high:g}"
 
+    def range_text(self) -> str:
+        """The accepted values in a few characters: ``0-30``, ``true|false``, ``full|sulcus``."""
+        if self.kind is bool:
+            return "true|false"
+        if self.choices:
+            return "|".join(self.choices)
+        return f"{self.low:g}-{self.high:g}"
+
     def coerce(self, value: object, where: str = "") -> float | bool | str:
         """Check ``value`` against type and range; return it in canonical form."""
         field = f"{where}{self.name}"
