@@ -14,6 +14,7 @@ from shapely.geometry import Polygon
 
 from insolegen import __version__
 from insolegen.core.errors import InputError
+from insolegen.design.bottom import bottom_height
 from insolegen.design.contact import arch_support
 from insolegen.foot.model import Foot, foot_from_json
 from insolegen.geometry.inspection import seat_plane
@@ -118,6 +119,12 @@ class InsoleDesign:
     def top(self, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
         """Top surface height (mm) at (n, 2) points."""
         return top_height(self, self.plan, np.asarray(xy, dtype=float), with_recesses)
+
+    def bottom(self, xy: np.ndarray, z_top: np.ndarray | None = None) -> np.ndarray:
+        """Bottom surface height (mm, >= 0, at least ``min_thickness_mm`` below the top)
+        at (n, 2) points; ``z_top`` the top there when already known."""
+        xy = np.asarray(xy, dtype=float)
+        return bottom_height(self, xy, self.top(xy) if z_top is None else z_top)
 
     def centreline_point(self, x: float) -> tuple[float, float]:
         """The insole's midline at station ``x`` (mm)."""
