@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from shapely.geometry import Polygon
 
 from insolegen import __version__
@@ -20,6 +21,7 @@ from insolegen.foot.model import Foot, foot_from_json
 from insolegen.geometry.inspection import seat_plane
 from insolegen.design.plan import triangulate_plan
 from insolegen.foot.outline import insole_outline
+from insolegen.prescription.bases import SKIVE_MIN_CUP_MM, check_foot_length, load_base
 from insolegen.prescription.profiles import Prescription
 from insolegen.design.surface import Plan, top_height
 
@@ -201,7 +203,8 @@ def design_from_json(data: dict) -> InsoleDesign:
     return InsoleDesign(
         foot=foot_from_json(data["foot"]),
         prescription=Prescription(tuple(pres["conditions"]), dict(pres["parameters"]),
-                                  dict(pres["overrides"]), tuple(pres["sources"])),
+                                  dict(pres["overrides"]), tuple(pres["sources"]),
+                                  pres.get("base", "casual"), tuple(pres.get("notes", ()))),
         params=dict(data["params"]), outline=Polygon(data["outline"]),
         insole_length_mm=data["insole_length_mm"], resolution_mm=data["resolution_mm"],
         arch_support_height_mm=data["arch_support_height_mm"], notes=tuple(data["notes"]),
@@ -238,10 +241,10 @@ def check_parameters(p: dict) -> None:
             raise InputError(
                 f"{key} = {p[key]:g}: would leave {stack - p[key]:g} mm, below "
                 f"min_thickness_mm = {t_min:g}; accepted: at most {stack - t_min:g}")
-    if p["medial_heel_skive_mm"] > 0 and p["heel_cup_depth_mm"] < 14.0:
+    if p["medial_heel_skive_mm"] > 0 and p["heel_cup_depth_mm"] < SKIVE_MIN_CUP_MM:
         raise InputError(
             f"medial_heel_skive_mm = {p['medial_heel_skive_mm']:g}: a medial skive needs "
-            f"heel_cup_depth_mm of 14 or more (is {p['heel_cup_depth_mm']:g})")
+            f"heel_cup_depth_mm of {SKIVE_MIN_CUP_MM:g} or more (is {p['heel_cup_depth_mm']:g})")
 
 
 def design_insole(foot: Foot, prescription: Prescription,
@@ -250,9 +253,13 @@ def design_insole(foot: Foot, prescription: Prescription,
     resolution_mm = check_resolution(resolution_mm)
     p = dict(prescription.parameters)
     check_parameters(p)
+    check_foot_length(load_base(prescription.base), foot.foot_length_mm)
     outline = insole_outline(foot.outline, foot.foot_length_mm, p["insole_length"],
                              p["toe_allowance_mm"])
-    notes: list[str] = []
+    if p["width_scale"] != 1.0:  # narrowed about the heel's midline (slim shoes)
+        outline = shapely.affinity.scale(outline, 1.0, p["width_scale"],
+                                         origin=(0.0, foot.landmarks["heel_centre"][1]))
+    notes: list[str] = list(prescription.notes)
     widest = round(RECESS_MAX_FRACTION * foot.heel_width_mm, 2)
     if p["heel_spur_relief"] and p["heel_recess_diameter_mm"] > widest:
         notes.append(f"heel_recess_diameter_mm reduced from {p['heel_recess_diameter_mm']:g} "
