@@ -22,6 +22,7 @@ from insolegen.geometry.inspection import seat_plane
 from insolegen.design.plan import triangulate_plan
 from insolegen.foot.outline import insole_outline
 from insolegen.prescription.bases import SKIVE_MIN_CUP_MM, check_foot_length, load_base
+from insolegen.prescription.parameters import REFERENCE_FOOT_MM
 from insolegen.prescription.profiles import Prescription
 from insolegen.design.surface import Plan, top_height
 
@@ -105,6 +106,11 @@ class InsoleDesign:
     def rearfoot_end_mm(self) -> float:
         """Where rearfoot posting and skive have faded out: before the arch apex."""
         return min(0.34 * self.foot_length_mm, self.landmarks["arch_apex"][0] - 5.0)
+
+    @property
+    def post_end_mm(self) -> float:
+        """Shell bases: where the rearfoot post's flat bottom ends (mm from the heel)."""
+        return self.params["post_length_mm"] * self.foot_length_mm / REFERENCE_FOOT_MM
 
     @property
     def met_pad_centre(self) -> tuple[float, float]:

@@ -17,6 +17,8 @@ An order is base + conditions + overrides. The rules when both set a value:
   condition's heel cup is clipped into the base's ``heel_cup_min_mm`` -
   ``heel_cup_max_mm`` and its arch support to ``arch_support_max_mm``, with
   a note;
+- a condition's recess (heel, metatarsal reliefs) is reduced to what the base's
+  stack leaves above ``min_thickness_mm``, with a note;
 - a base without ``posting`` (diabetic) refuses a condition that posts or
   skives: a contradiction, not a silent drop;
 - per-order overrides (``--set``) come last and win, checked the same way.
@@ -162,6 +164,16 @@ def apply_base(base: Base, params: dict[str, Value], conditions: tuple[str, ...]
         notes.append(f"medial_heel_skive_mm {skive:g} left out: a skive needs a heel cup of "
                      f"{SKIVE_MIN_CUP_MM:g} mm or more, base {base.name} makes "
                      f"{out['heel_cup_depth_mm']:g} mm")
+    room = round(out["base_thickness_mm"] + out["top_cover_thickness_mm"]
+                 - out["min_thickness_mm"], 3)
+    recesses = [f"mth{i}_relief_mm" for i in range(1, 6)] + ["met5_base_relief_mm"]
+    if out["heel_spur_relief"]:
+        recesses.append("heel_recess_depth_mm")
+    for key in recesses:
+        if out[key] > room and key not in overrides:
+            notes.append(f"{key} reduced from {out[key]:g} to {room:g} mm: base {base.name}'s "
+                         f"stack leaves {room:g} mm above min_thickness_mm")
+            out[key] = room
     arch, top = out["arch_support_height_mm"], out["arch_support_max_mm"]
     if arch > top and "arch_support_height_mm" not in overrides:
         out["arch_support_height_mm"] = top
