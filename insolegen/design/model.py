@@ -83,9 +83,16 @@ class InsoleDesign:
     def heel_width_mm(self) -> float:
         return self.foot.heel_width_mm
 
-    @property
+    @functools.cached_property
     def landmarks(self) -> dict[str, tuple[float, float]]:
-        return self.foot.landmarks
+        """The foot's landmarks (mm), narrowed with the outline by the base's ``width_scale``
+        about the heel's midline."""
+        k = self.params.get("width_scale", 1.0)
+        marks = self.foot.landmarks
+        if k == 1.0:
+            return marks
+        hy = marks["heel_centre"][1]
+        return {name: (x, hy + k * (y - hy)) for name, (x, y) in marks.items()}
 
     @functools.cached_property
     def plan(self) -> Plan:
@@ -276,7 +283,7 @@ def design_insole(foot: Foot, prescription: Prescription,
                          resolution_mm, 0.0, ())
     support = float(p["arch_support_height_mm"])
     if foot.plantar is not None:
-        apex = foot.landmarks["arch_apex"]
+        apex = draft.landmarks["arch_apex"]
         apex_z, mid_z = draft.top(np.array([apex, draft.centreline_point(apex[0])]))
         fill = float(apex_z - mid_z)
         support = round(arch_support(support, fill, p["arch_tolerance_mm"]), 2)
@@ -286,7 +293,7 @@ def design_insole(foot: Foot, prescription: Prescription,
             f"towards the profile's {p['arch_support_height_mm']:g} mm, at most "
             f"arch_tolerance_mm = {p['arch_tolerance_mm']:g} into the arch")
     elif foot.sources.get("arch_height_mm", "").startswith(("given", "scan")):
-        apex = np.array([foot.landmarks["arch_apex"]])
+        apex = np.array([draft.landmarks["arch_apex"]])
         floor = float(draft.top(apex)[0])
         allowed = foot.plantar_arch_height_mm + p["arch_tolerance_mm"] - floor
         if support > allowed:
