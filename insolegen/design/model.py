@@ -260,6 +260,36 @@ def check_parameters(p: dict) -> None:
             f"heel_cup_depth_mm of {SKIVE_MIN_CUP_MM:g} or more (is {p['heel_cup_depth_mm']:g})")
 
 
+def _measured_arch_support(draft: InsoleDesign, support: float, notes: list[str]) -> float:
+    """Arch support (mm) for a foot whose navicular height was measured: the top at the arch
+    apex reaches the foot's plantar arch height above the layers (base + cover), and rises at
+    most ``arch_tolerance_mm`` above it; the same rule as on a scanned sole
+    (:func:`insolegen.design.contact.arch_support`)."""
+    p, foot = draft.params, draft.foot
+    apex = np.array([draft.landmarks["arch_apex"]])
+    layers = p["base_thickness_mm"] + p["top_cover_thickness_mm"]
+    other = round(max(float(draft.top(apex)[0]) - layers, 0.0), 2)  # posts, lifts at the apex
+    plantar, tol = round(foot.plantar_arch_height_mm, 2), p["arch_tolerance_mm"]
+    reach, cap = max(plantar - other, 0.0), max(plantar + tol - other, 0.0)
+    said = (f"the foot's plantar arch height {plantar:g} mm (navicular height "
+            f"{foot.arch_height_mm:g} mm - 24 mm)")
+    if support > cap:
+        notes.append(f"arch_support_height_mm capped from {support:g} to {cap:g} mm = {said} "
+                     f"+ arch_tolerance_mm {tol:g} - {other:g} mm that other features raise "
+                     f"the apex above the {layers:g} mm of layers")
+        return round(cap, 2)
+    top = p["arch_support_max_mm"]
+    if support < reach and support < top:
+        raised = round(min(reach, top), 2)
+        notes.append(f"arch_support_height_mm raised from {support:g} to {raised:g} mm = {said}"
+                     f" - {other:g} mm that other features raise the apex above the "
+                     f"{layers:g} mm of layers"
+                     + (f", at most the base's {top:g} mm" if reach > top else "")
+                     + ": the support reaches the foot")
+        return raised
+    return support
+
+
 def design_insole(foot: Foot, prescription: Prescription,
                   resolution_mm: float = DEFAULT_RESOLUTION_MM) -> InsoleDesign:
     """Resolve every number of the insole for ``foot`` and ``prescription``."""
@@ -293,17 +323,7 @@ def design_insole(foot: Foot, prescription: Prescription,
             f"towards the profile's {p['arch_support_height_mm']:g} mm, at most "
             f"arch_tolerance_mm = {p['arch_tolerance_mm']:g} into the arch")
     elif foot.sources.get("arch_height_mm", "").startswith(("given", "scan")):
-        apex = np.array([draft.landmarks["arch_apex"]])
-        floor = float(draft.top(apex)[0])
-        allowed = foot.plantar_arch_height_mm + p["arch_tolerance_mm"] - floor
-        if support > allowed:
-            capped = max(round(allowed, 2), 0.0)
-            notes.append(
-                f"arch_support_height_mm capped from {support:g} to {capped:g} mm: the foot's "
-                f"plantar arch height is about {foot.plantar_arch_height_mm:.1f} mm "
-                f"(navicular height {foot.arch_height_mm:g} mm - 24 mm), plus "
-                f"arch_tolerance_mm = {p['arch_tolerance_mm']:g}")
-            support = capped
+        support = _measured_arch_support(draft, support, notes)
     else:
         notes.append("arch height not measured: arch support not checked against the foot")
     return InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
