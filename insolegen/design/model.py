@@ -120,8 +120,16 @@ class InsoleDesign:
         return self.params["post_length_mm"] * self.foot_length_mm / REFERENCE_FOOT_MM
 
     @property
+    def met_pad_offset_mm(self) -> float:
+        """How far (mm) the met pad's peak sits proximal to the 2nd metatarsal head: the
+        base's ``met_pad_offset_mm`` on the reference foot, scaled with foot length."""
+        return self.params["met_pad_offset_mm"] * self.foot_length_mm / REFERENCE_FOOT_MM
+
+    @property
     def met_pad_centre(self) -> tuple[float, float]:
-        x = self.params["met_pad_position_frac"] * self.foot_length_mm
+        """The met pad's peak (mm): proximal to the 2nd metatarsal head (the scan's or the
+        template's landmark), between the borders, a tenth of the half width medial."""
+        x = self.landmarks["mth2"][0] - self.met_pad_offset_mm
         lat, med = self.plan.borders(np.array([x]))
         centre, half = (lat[0] + med[0]) / 2, (med[0] - lat[0]) / 2
         return float(x), float(centre + 0.1 * half)

@@ -158,8 +158,9 @@ def apply_base(base: Base, params: dict[str, Value], conditions: tuple[str, ...]
         notes.append(f"heel_cup_depth_mm clipped from {cup:g} to {out['heel_cup_depth_mm']:g} "
                      f"mm: base {base.name} is made with cups of {low:g}-{high:g} mm")
     skive = out["medial_heel_skive_mm"]
-    if skive and out["heel_cup_depth_mm"] < SKIVE_MIN_CUP_MM and "medial_heel_skive_mm" \
-            not in overrides:
+    clipped = out["heel_cup_depth_mm"] != cup  # only a cup the base made shallow drops it
+    if skive and clipped and out["heel_cup_depth_mm"] < SKIVE_MIN_CUP_MM \
+            and "medial_heel_skive_mm" not in overrides:
         out["medial_heel_skive_mm"] = 0.0
         notes.append(f"medial_heel_skive_mm {skive:g} left out: a skive needs a heel cup of "
                      f"{SKIVE_MIN_CUP_MM:g} mm or more, base {base.name} makes "

@@ -97,8 +97,6 @@ PARAMS: dict[str, Param] = {p.name: p for p in [
        "Kirby medial heel skive: extra height at the medial edge of the heel seat."),
     _p("met_pad", None, None, "or", "Metatarsal pad on or off.", kind=bool),
     _p("met_pad_height_mm", 0.0, 8.0, "max", "Metatarsal pad peak height.", feature="met_pad"),
-    _p("met_pad_position_frac", 0.55, 0.66, "first",
-       "Pad peak as a fraction of foot length: behind the metatarsal heads.", feature="met_pad"),
     _p("heel_spur_relief", None, None, "or",
        "Heel spur relief / cushion recess under the medial calcaneal tubercle on or off.", kind=bool),
     _p("heel_recess_depth_mm", 0.0, 6.0, "max", "Recess depth at its centre.",
