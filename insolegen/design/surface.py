@@ -144,7 +144,7 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.
     if p["met_pad"]:
         px, py = d.met_pad_centre
         dx = x - px
-        ax_len = np.where(dx >= 0, 0.045 * L, 0.09 * L)
+        ax_len = np.where(dx >= 0, max(d.met_pad_offset_mm, 1.0), 0.09 * L)  # ends at mth2
         ay_len = 0.05 * L * (1.0 - 0.4 * np.clip(-dx / (0.09 * L), 0, 1))
         r2 = (dx / ax_len) ** 2 + ((y - py) / ay_len) ** 2
         z += p["met_pad_height_mm"] * np.where(r2 < 1.0, (1.0 - r2) ** 2, 0.0)

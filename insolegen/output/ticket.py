@@ -17,7 +17,7 @@ import numpy as np
 
 from insolegen import __version__
 from insolegen.foot.sizes import size_label
-from insolegen.prescription.parameters import PARAMS
+from insolegen.prescription.parameters import ALL_PARAMS
 from insolegen.output.preview import conditions_title
 from insolegen.prescription.materials import Material
 
@@ -152,7 +152,7 @@ def pdf(order, design, measured: dict[str, dict], mat: Material, preview_png: by
         for i, (key, value) in enumerate(design.params.items()):
             shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" \
                 if isinstance(value, float) else str(value)
-            doc = PARAMS[key].doc if key in PARAMS else ""
+            doc = ALL_PARAMS[key].doc if key in ALL_PARAMS else ""
             rows.append([key + (" *" if key in overrides else ""), shown, _unit(key),
                          textwrap.fill(doc, 60)])
             if key in overrides:
