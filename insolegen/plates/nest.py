@@ -8,7 +8,9 @@ positions a part may take on a sheet are the inner-fit rectangle less the
 union of those polygons, an exact region in which the best corner is
 found. Parts go largest first, each onto the first open sheet it fits, at
 the turn and corner that keep the sheet's used bounding box smallest (then
-lowest, then leftmost); a part that fits no open sheet starts a new one.
+lowest, then leftmost); a part that fits no open sheet starts a new one. A
+sheet closes when it has no room left for the smallest part or after three
+parts could not join it; a part tries the latest six open sheets with room.
 Insole outlines nest head to toe: the 180 degree turn is always tried.
 
 Every placement is checked again on the polygons themselves (distance at
@@ -25,7 +27,8 @@ from shapely.geometry import Polygon, box
 
 BASE_TURNS_DEG = (0.0, 180.0, 90.0, 270.0)
 _EPS = 1e-6
-OPEN_SHEETS_TRIED = 12  # a part tries at most this many of the latest sheets with room
+OPEN_SHEETS_TRIED = 6  # a part tries at most this many of the latest sheets with room
+MISSES_TO_CLOSE = 3  # a sheet no part could join this many times is closed
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class _Sheet:
     placed: list[Polygon] = field(default_factory=list)
     grown: list[np.ndarray] = field(default_factory=list)
     used_mm2: float = 0.0
+    misses: int = 0
     bounds: tuple[float, float, float, float] | None = None
 
 
@@ -163,6 +167,9 @@ def nest(footprints: list[Polygon], rect: tuple[float, float, float, float],
             spot = _try_sheet(sheets[s], corners, turns, rect, spacing_mm)
             if spot is not None:
                 break
+            sheets[s].misses += 1
+            if sheets[s].misses >= MISSES_TO_CLOSE:
+                open_sheets.remove(s)
         if spot is None:
             sheets.append(_Sheet())
             s = len(sheets) - 1

@@ -102,9 +102,10 @@ def layout(parts: list[Part], spots: list[Spot], printer: Printer) -> dict:
     out = []
     for number in sorted(plates):
         p = plates[number]
-        row = {"plate": p["plate"], "file": p["file"], "parts": p["parts"],
-               "footprint_utilisation": round(p["footprint_mm2"] / area, 4)}
-        if printer.powder:
+        row = {"plate": p["plate"], "file": p["file"], "parts": p["parts"]}
+        if not printer.powder:
+            row["footprint_utilisation"] = round(p["footprint_mm2"] / area, 4)
+        else:
             row["layers"] = len(p["layers"])
             row["layer_footprint_utilisation"] = [round(p["layers"][k] / area, 4)
                                                   for k in sorted(p["layers"])]
@@ -138,7 +139,7 @@ def make_plates(batch_dir: Path, printer: Printer, out_dir: Path, force: bool = 
         objects = [(parts[i].name, parts[i].vertices.astype(np.float32), parts[i].faces,
                     spots[i].placement()) for i in members]
         files[row["file"]] = threemf_objects(
-            objects, f"insolegen plate {row['plate']} for {printer.name}")
+            objects, f"insolegen plate {row['plate']} for {printer.name}", compresslevel=1)
         row["sha256"] = sha256(files[row["file"]])
     t3 = time.perf_counter()
     manifest["timings"] = {"read_s": round(t1 - t0, 3), "nest_s": round(t2 - t1, 3),
