@@ -246,3 +246,33 @@ def test_presets_state_their_sources_and_sizes():
     assert printer(None, "300x300x300").usable_mm() == (300.0, 300.0, 300.0)
     assert printer("prusa_mk4", "300x250x200").usable_mm() == (290.0, 240.0, 200.0)
     assert printer(None, None) is None
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"order_id": "x", "status": "done", "files": [{"path": "../x/x_left.stl", '
+     '"sha256": "00"}]}', "outside the batch folder"),
+    ('{"order_id": "x", "status": "done", "files": [{"path": "x/x_left.stl", '
+     '"sha256": "00"}]}', "x/x_left.stl: cannot be read"),
+    ("not json", "line 1 is not JSON"),
+    ('{"order_id": "x", "status": "failed", "files": []}', "no finished insole STL"),
+])
+def test_a_hostile_manifest_gives_one_line_and_nothing_written(tmp_path, line, message,
+                                                               capsys):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "x_left.stl").write_bytes(b"solid x\nendsolid x\n")
+    (tmp_path / "b" / "manifest.jsonl").write_text(line + "\n")
+    assert main(["plate", str(tmp_path / "b"), "--printer", "prusa_mk4", "--out",
+                 str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "p").exists() or not any((tmp_path / "p").iterdir())
+
+
+def test_force_replaces_every_plate_of_an_earlier_run(made, tmp_path):
+    out = tmp_path / "p"
+    first = make_plates(made, printer("prusa_mk4"), out)
+    assert len(first["plates"]) > 3
+    second = make_plates(made, printer("prusa_xl"), out, force=True)
+    assert sorted(p.name for p in out.glob("plate_*.3mf")) == sorted(
+        r["file"] for r in second["plates"])

@@ -110,10 +110,14 @@ def test_order_fields_printer_and_bed(tmp_path):
 def test_batch_plates(tmp_path):
     orders = tmp_path / "o.csv"
     orders.write_text("order_id,foot_length_mm,conditions,resolution_mm\n"
-                      "k1,210,neutral,5\nk2,230,flat_feet,5\n")
+                      "k1,210,neutral,5\nk2,230,flat_feet,5\nk3,300,neutral,5\n")
     proc = run_cli("batch", str(orders), "--out", str(tmp_path / "b"), "--workers", "0",
-                   "--plates", "--printer", "bambu_x1c")
-    assert proc.returncode == 0, proc.stderr
+                   "--plates", "--printer", "prusa_mk4")
+    assert proc.returncode == 3, proc.stderr  # k3 fits no plate of the MK4: it fails alone
+    lines = [json.loads(x) for x in (tmp_path / "b" / "manifest.jsonl").read_text()
+             .splitlines()]
+    k3, = [e for e in lines if e["order_id"] == "k3"]
+    assert k3["status"] == "failed" and "fits no plate of it" in k3["error"]
     manifest = json.loads((tmp_path / "b" / "plates" / "plates.json").read_text())
     assert {e["name"] for e in manifest["parts"]} == {"k1 left", "k1 right", "k2 left",
                                                       "k2 right"}

@@ -126,18 +126,18 @@ def cmd_batch(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
     if not tty:  # plain log lines, one per order, instead of a progress bar
         logging.getLogger("insolegen.batch.run").setLevel(logging.INFO)
-    chosen = None
-    if args.plates:
-        from insolegen.prescription.printers import printer
-        chosen = printer(args.printer, args.bed)
-        if chosen is None:
-            raise _usage("--plates needs --printer NAME or --bed WxDxH")
+    from insolegen.prescription.printers import printer
+    chosen = printer(args.printer, args.bed)
+    if args.plates and chosen is None:
+        raise _usage("--plates needs --printer NAME or --bed WxDxH")
+    defaults = {k: v for k, v in (("printer", args.printer), ("bed", args.bed)) if v}
     result = run_batch(Path(args.orders), Path(args.out), workers=args.workers,
                        scheduler=args.scheduler, retry_failed=args.retry_failed,
                        dry_run=args.dry_run, progress=tty, keep_results=False,
-                       scan_root=Path(args.scan_root) if args.scan_root else None)
+                       scan_root=Path(args.scan_root) if args.scan_root else None,
+                       defaults=defaults)
     print(result.summary())
-    if chosen is not None and not args.dry_run and result.counts.get("done", 0) \
+    if args.plates and not args.dry_run and result.counts.get("done", 0) \
             + result.counts.get("skipped", 0):
         from insolegen.plates.plate import make_plates, summary
         plates = Path(args.out) / "plates"

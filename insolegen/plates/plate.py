@@ -125,7 +125,10 @@ def layout(parts: list[Part], spots: list[Spot], printer: Printer) -> dict:
 def make_plates(batch_dir: Path, printer: Printer, out_dir: Path, force: bool = False
                 ) -> dict:
     """Nest the finished parts of ``batch_dir`` for ``printer`` and write the plates and
-    ``plates.json`` into ``out_dir``; returns the manifest (with ``timings`` in s)."""
+    ``plates.json`` into ``out_dir``; returns the manifest (with ``timings`` in s).
+
+    With ``force``, earlier plates are replaced and plate files beyond the new count
+    removed, so the folder holds exactly the plates ``plates.json`` lists."""
     t0 = time.perf_counter()
     parts = batch_parts(Path(batch_dir))
     t1 = time.perf_counter()
@@ -149,6 +152,9 @@ def make_plates(batch_dir: Path, printer: Printer, out_dir: Path, force: bool = 
             writer.bytes(name, data)
         writer.bytes(PLATES_MANIFEST, json_text(manifest).encode("utf-8"))
         writer.commit()
+    for old in Path(out_dir).glob("plate_*.3mf"):  # a larger earlier run's plates: not ours now
+        if old.name not in files and old.is_file() and not old.is_symlink():
+            old.unlink()
     return manifest
 
 
