@@ -95,7 +95,6 @@ def plate_offsets(solids: dict[str, Solid], gap_mm: float = PLATE_GAP_MM
 def threemf(solids: dict[str, Solid], order_id: str, title: str) -> bytes:
     """3MF package (unit millimetre) with one named object per side, ``<id> left|right``,
     placed side by side by build-item translations (:func:`plate_offsets`)."""
-    from xml.sax.saxutils import quoteattr  # urllib comes with it: only when a 3MF is made
     offsets = plate_offsets(solids)
     objects = []
     for side in (s for s in ("left", "right") if s in solids):
@@ -112,6 +111,7 @@ def threemf_objects(objects: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]
     faces (m, 3), placement (4, 4))``: one object and one build item per entry, the
     placement (a rotation and a translation) as the item's transform; ``compresslevel``
     of the zip (1 fastest, 9 smallest)."""
+    from xml.sax.saxutils import quoteattr  # urllib comes with it: only when a 3MF is made
     parts_xml, items = [], []
     for number, (name, vertices, faces, placement) in enumerate(objects, start=1):
         parts_xml.append(
