@@ -134,6 +134,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from insolegen.web.server import serve
+    serve(args.host, args.port, args.data, args.token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from insolegen import __version__
@@ -222,6 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--scan-root", metavar="DIR",
                    help="refuse scans outside DIR (symlinks resolved); for untrusted orders")
     b.set_defaults(func=cmd_batch)
+
+    w = sub.add_parser("serve", help="the technician's workbench: a local web app with a live "
+                       "3D view, and an HTTP API (needs the [web] extra)")
+    w.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; "
+                   "any other needs --token)")
+    w.add_argument("--port", default="8000", help="port (default 8000)")
+    w.add_argument("--data", default="insolegen-data", metavar="DIR",
+                   help="folder the orders are kept in (default insolegen-data)")
+    w.add_argument("--token", help="every request must carry it (or set INSOLEGEN_TOKEN)")
+    w.set_defaults(func=cmd_serve)
     return parser
 
 
