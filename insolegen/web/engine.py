@@ -47,7 +47,22 @@ def split_fields(data: object) -> tuple[dict, dict]:
 
 
 def order_for(fields: dict) -> Order:
-    """Validate ``fields`` exactly as ``generate`` and ``batch`` do (raises InputError)."""
+    """Validate ``fields`` exactly as ``generate`` and ``batch`` do (raises InputError).
+
+    Overrides are coerced first, as the CLI's ``--set`` coerces them, so the
+    order (and the report that records it) is the one ``insolegen generate``
+    makes: ``"18"`` from a form is recorded as ``18.0``.
+    """
+    from insolegen.prescription.parameters import lookup
+    fields = dict(fields)
+    raw = fields.get("set")
+    if isinstance(raw, dict):
+        fields["set"] = {lookup(str(k), "--set ").name: lookup(str(k), "--set ").coerce(v, "--set ")
+                         for k, v in raw.items()}
+    for key in [k for k in fields if str(k).startswith("set.")]:
+        if fields[key] not in (None, ""):
+            param = lookup(str(key)[4:], "set.")
+            fields[key] = param.coerce(fields[key], "--set ")
     return order_from_mapping(fields)
 
 
