@@ -20,6 +20,7 @@ TICKET_FIELDS = ("patient_ref", "clinic", "due_date", "technician")
 MAX_TICKET_CHARS = 200
 PREVIEW_MAGIC = b"IGPV"
 PREVIEW_ID = "preview"
+FLIP_Y = np.array([1.0, -1.0, 1.0], dtype=np.float32)
 
 
 def split_fields(data: object) -> tuple[dict, dict]:
@@ -100,8 +101,11 @@ def preview_bytes(order: Order) -> bytes:
     Layout: ``b"IGPV"``, a little-endian uint32 ``n``, ``n`` bytes of UTF-8
     JSON (the meta: per side the byte offsets below, the landmarks ``[x, y, z]``
     mm, the measured features, notes, warnings) padded with spaces to a
-    multiple of 4; then per side its binary STL file exactly as written and
-    (m, 3) float32 thickness at each corner (mm, :func:`corner_thickness`), each starting on a 4-byte boundary.
+    multiple of 4; then per side the (m, 3, 3) float32 corners of its STL
+    file's triangles, exactly as written, and (m, 3) float32 thickness at each
+    corner (mm, :func:`corner_thickness`). A left insole that is the exact
+    mirror of the right (Y negated, faces re-wound) is sent as
+    ``"mirror_of": "right"`` without buffers of its own.
     """
     from insolegen.output.formats import parse_stl
     from insolegen.pipeline.job import render
@@ -117,19 +121,26 @@ def preview_bytes(order: Order) -> bytes:
     sides: dict[str, dict] = {}
     offset = 0
     for side, name in names.items():
-        stl = rendered.files[name]
-        thick = corner_thickness(parse_stl(stl, name)).tobytes()
+        triangles = parse_stl(rendered.files[name], name)
         sign = -1.0 if side == "left" else 1.0
-        pad = b"\0" * (-len(stl) % 4)
-        sides[side] = {
-            "stl_offset": offset, "stl_bytes": len(stl),
-            "thickness_offset": offset + len(stl) + len(pad), "faces": len(thick) // 12,
-            "landmarks": {k: [float(v[0]), sign * float(v[1]), float(zk)]
-                          for (k, v), zk in zip(marks.items(), z)},
-            "medial_sign": sign, "measured": rendered.measured[side],
-            "mass_g": report["making"]["mass_g"].get(side)}
-        blobs += [stl, pad, thick]
-        offset += len(stl) + len(pad) + len(thick)
+        info = {"landmarks": {k: [float(v[0]), sign * float(v[1]), float(zk)]
+                              for (k, v), zk in zip(marks.items(), z)},
+                "medial_sign": sign, "measured": rendered.measured[side],
+                "mass_g": report["making"]["mass_g"].get(side), "faces": len(triangles)}
+        right = sides.get("right")
+        if side == "left" and right is not None and not order.engrave \
+                and np.array_equal(triangles, right.pop("_tri")[:, ::-1] * FLIP_Y):
+            info["mirror_of"] = "right"  # the page mirrors the right one's buffers
+        else:
+            corners = triangles.astype("<f4").tobytes()
+            thick = corner_thickness(triangles).astype("<f4").tobytes()
+            info.update(positions_offset=offset, thickness_offset=offset + len(corners))
+            blobs += [corners, thick]
+            offset += len(corners) + len(thick)
+            if side == "right":
+                info["_tri"] = triangles
+        sides[side] = info
+    sides.get("right", {}).pop("_tri", None)
     warnings = [p for side in report["making"]["printability"].values()
                 for p in side.get("warnings", [])]
     meta = {"order_id": order.order_id, "sides": sides, "notes": list(design.notes),
@@ -151,11 +162,15 @@ def read_preview(data: bytes) -> tuple[dict, dict[str, tuple[np.ndarray, np.ndar
     body = memoryview(data)[8 + n:]
     out = {}
     for side, info in meta["sides"].items():
-        stl = bytes(body[info["stl_offset"]:info["stl_offset"] + info["stl_bytes"]])
+        if "mirror_of" in info:
+            continue
         m = info["faces"]
-        rec = np.frombuffer(stl, dtype=np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)),
-                                                 ("a", "<u2")]), count=m, offset=84)
-        thick = np.frombuffer(body, dtype="<f4", count=3 * m,
-                              offset=info["thickness_offset"]).reshape(m, 3)
-        out[side] = (rec["v"].copy(), thick.copy())
+        tri = np.frombuffer(body, dtype="<f4", count=9 * m, offset=info["positions_offset"])
+        thick = np.frombuffer(body, dtype="<f4", count=3 * m, offset=info["thickness_offset"])
+        out[side] = (tri.reshape(m, 3, 3).copy(), thick.reshape(m, 3).copy())
+    for side, info in meta["sides"].items():
+        if "mirror_of" in info:
+            tri, thick = out[info["mirror_of"]]
+            tri = tri[:, ::-1] * FLIP_Y
+            out[side] = (tri, thick[:, ::-1].copy())
     return meta, out

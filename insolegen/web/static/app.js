@@ -270,13 +270,26 @@ function unpack(buffer) {
   const base = 8 + n;
   const sides = {};
   for (const [side, info] of Object.entries(meta.sides)) {
-    const m = info.faces;
-    const positions = new Float32Array(9 * m);
-    let at = base + info.stl_offset + 84;
-    for (let f = 0; f < m; f++, at += 50) {
-      for (let k = 0; k < 9; k++) positions[9 * f + k] = view.getFloat32(at + 12 + 4 * k, true);
+    if (info.mirror_of) continue;
+    const positions = new Float32Array(buffer, base + info.positions_offset, 9 * info.faces);
+    const thickness = new Float32Array(buffer, base + info.thickness_offset, 3 * info.faces);
+    sides[side] = { positions, thickness, info };
+  }
+  for (const [side, info] of Object.entries(meta.sides)) {
+    if (!info.mirror_of) continue;
+    // the exact mirror of the other insole: Y negated, each face's corners in reverse order
+    const src = sides[info.mirror_of];
+    const positions = new Float32Array(src.positions.length);
+    const thickness = new Float32Array(src.thickness.length);
+    for (let f = 0; f < info.faces; f++) {
+      for (let c = 0; c < 3; c++) {
+        const from = 9 * f + 3 * (2 - c), to = 9 * f + 3 * c;
+        positions[to] = src.positions[from];
+        positions[to + 1] = -src.positions[from + 1];
+        positions[to + 2] = src.positions[from + 2];
+        thickness[3 * f + c] = src.thickness[3 * f + 2 - c];
+      }
     }
-    const thickness = new Float32Array(buffer, base + info.thickness_offset, 3 * m);
     sides[side] = { positions, thickness, info };
   }
   return { meta, sides };
