@@ -18,6 +18,7 @@ let previewSeq = 0;
 let previewAbort = null;
 let previewTimer = null;
 let uploadedScan = "";
+let fitted = false;
 
 function say(text, kind = "error") {
   const box = $("#message");
@@ -276,39 +277,38 @@ function unpack(buffer) {
     sides[side] = { positions, thickness, info };
   }
   for (const [side, info] of Object.entries(meta.sides)) {
-    if (!info.mirror_of) continue;
-    // the exact mirror of the other insole: Y negated, each face's corners in reverse order
-    const src = sides[info.mirror_of];
-    const positions = new Float32Array(src.positions.length);
-    const thickness = new Float32Array(src.thickness.length);
-    for (let f = 0; f < info.faces; f++) {
-      for (let c = 0; c < 3; c++) {
-        const from = 9 * f + 3 * (2 - c), to = 9 * f + 3 * c;
-        positions[to] = src.positions[from];
-        positions[to + 1] = -src.positions[from + 1];
-        positions[to + 2] = src.positions[from + 2];
-        thickness[3 * f + c] = src.thickness[3 * f + 2 - c];
-      }
-    }
-    sides[side] = { positions, thickness, info };
+    // the exact mirror of the other insole (Y negated, faces re-wound): its buffers, drawn
+    // mirrored (three.js re-winds faces under a negative scale)
+    if (info.mirror_of) sides[side] = { ...sides[info.mirror_of], info, mirrored: true };
   }
   return { meta, sides };
 }
 
 function show({ meta, sides }) {
+  pair.traverse((o) => {  // free the last pair's GPU buffers
+    if (o.geometry) o.geometry.dispose();
+    if (o.material) { if (o.material.map) o.material.map.dispose(); o.material.dispose(); }
+  });
   pair.clear();
   let lo = Infinity, hi = -Infinity;
   for (const s of Object.values(sides)) for (const t of s.thickness) { if (t < lo) lo = t; if (t > hi) hi = t; }
+  const made = new Map();
   for (const [side, s] of Object.entries(sides)) {
-    const geometry = new THREE.BufferGeometry();
+    let geometry = made.get(s.positions);
+    if (!geometry) {
+    geometry = new THREE.BufferGeometry();
     geometry.setAttribute("position", new THREE.BufferAttribute(s.positions, 3));
     const colors = new Float32Array(s.positions.length);
     for (let i = 0; i < s.thickness.length; i++) colors.set(ramp((s.thickness[i] - lo) / (hi - lo || 1)), 3 * i);
     geometry.setAttribute("color", new THREE.BufferAttribute(colors, 3));
     geometry.computeVertexNormals();
+    made.set(s.positions, geometry);
+    }
     const group = new THREE.Group();
     group.name = side;
-    group.add(new THREE.Mesh(geometry, new THREE.MeshLambertMaterial({ vertexColors: true })));
+    const mesh = new THREE.Mesh(geometry, new THREE.MeshLambertMaterial({ vertexColors: true }));
+    if (s.mirrored) mesh.scale.set(1, -1, 1);
+    group.add(mesh);
     const marks = s.info.landmarks;
     for (const [name, [x, y, z]] of Object.entries(marks)) {
       const dot = new THREE.Mesh(new THREE.SphereGeometry(2.6, 12, 8), new THREE.MeshBasicMaterial({ color: 0x111111 }));
@@ -327,6 +327,13 @@ function show({ meta, sides }) {
     // both insoles seen from above, toes up the screen, the right one on the right
     group.position.y = side === "left" ? GAP_MM : -GAP_MM;
     pair.add(group);
+  }
+  if (!fitted) {  // the first pair fills the view; after that the technician's orbit stays
+    const length = meta.insole_length_mm;
+    controls.target.set(length / 2, 0, 0);
+    camera.position.set(length / 2 - 0.45 * length, 0, 2.0 * length);
+    controls.update();
+    fitted = true;
   }
   $("#legend-min").textContent = lo.toFixed(1);
   $("#legend-max").textContent = hi.toFixed(1);
@@ -363,7 +370,7 @@ function showFeatures(meta) {
 
 function schedulePreview() {
   clearTimeout(previewTimer);
-  previewTimer = setTimeout(preview, 120);
+  previewTimer = setTimeout(preview, 60);
 }
 
 async function preview() {
