@@ -115,14 +115,20 @@ def test_order_in_the_browser_matches_the_cli(browser_page, tmp_path):
 
 def test_orders_page_finds_and_reopens_for_the_other_foot(browser_page, tmp_path):
     srv, page, errors = browser_page
+    order = {"order_id": "WEB-2", "foot_length_mm": "250", "conditions": "flat_feet",
+             "side": "right", "resolution_mm": "3", "set": {"heel_cup_depth_mm": "25"},
+             "patient_ref": "PAT-0077"}
+    assert srv.request("POST", "/api/orders", order)[0] == 201  # made by an order system
     page.goto(srv.url + "/orders")
-    page.fill("#find-ref", "pat-0042")
+    page.fill("#find-ref", "pat-0077")
     page.click("#find")
     page.wait_for_selector("#order-list tbody tr")
-    assert "WEB-1" in page.inner_text("#order-list")
+    assert "WEB-2" in page.inner_text("#order-list")
     _shot(page, "orders", tmp_path)
     page.click("#order-list button:text('other foot')")
-    page.wait_for_function("document.querySelector('#f-order_id').value === 'WEB-1-both'")
+    page.wait_for_function("document.querySelector('#f-order_id').value === 'WEB-2-left'")
+    assert page.input_value("#f-side") == "left"
+    assert page.input_value("#f-resolution_mm") == "3"
     assert page.input_value("#p-heel_cup_depth_mm") == "25"
     assert page.input_value("#f-foot_length_mm") == "250"
     assert errors == []

@@ -249,16 +249,6 @@ def _on_sigterm(signum, frame) -> None:
     raise _Terminated()
 
 
-def _one_line(text: object, limit: int = 2000) -> str:
-    """``text`` as one printable line of at most about ``limit`` characters.
-
-    Messages quote values from orders and paths, which may hold newlines or
-    control characters; those are escaped so that an error is always one line.
-    """
-    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
-    return line if len(line) <= limit else f"{line[:limit - 500]} ... {line[-450:]}"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -268,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     # that an error stays one line on stderr.
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").setLevel(logging.INFO if args.verbose else logging.ERROR)
-    from insolegen.core.errors import InsolegenError
+    from insolegen.core.errors import InsolegenError, one_line as _one_line
     if args.profiles:
         os.environ["INSOLEGEN_PROFILES"] = args.profiles
     import signal

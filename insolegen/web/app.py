@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from insolegen import __version__
-from insolegen.core.errors import InputError, InsolegenError
+from insolegen.core.errors import InputError, InsolegenError, one_line
 from insolegen.web import engine, form
 from insolegen.web.batches import Batches
 from insolegen.web.store import NotFound, Store, new_id
@@ -41,13 +41,8 @@ def three_dir() -> Path | None:
     return root if (root / "build" / "three.module.js").is_file() else None
 
 
-def _one_line(text: object) -> str:
-    from insolegen.cli.main import _one_line as cli_line  # the CLI's own escaping
-    return cli_line(text)
-
-
 def _error(status: int, message: object) -> JSONResponse:
-    return JSONResponse({"error": _one_line(message)}, status_code=status)
+    return JSONResponse({"error": one_line(message)}, status_code=status)
 
 
 async def _body(request: Request, limit: int, what: str) -> bytes:
