@@ -4,6 +4,7 @@ refused with the CLI's message, nothing half written, nothing outside the data f
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import json
 import os
 import signal
@@ -24,7 +25,7 @@ RES = "2.5"  # coarse plan: the same code paths, a quarter of the triangles
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("web")
-    srv = Server(root / "data", env={"INSOLEGEN_MAX_SCAN_MB": "0.5"})
+    srv = Server(root / "data", env={"INSOLEGEN_MAX_SCAN_MB": "1"})
     srv.root = root
     yield srv
     srv.close()
@@ -151,7 +152,7 @@ def test_bad_requests_get_one_line_and_nothing_is_written(server):
          400, "condition = 'x': unknown"),
         ("GET", "/api/orders/..%2F..%2Fetc", None, 404, None),
         ("GET", "/api/orders/nope/files/x.stl", None, 404, "no such order"),
-        ("POST", "/api/scans?filename=foot.stl", b"x" * 600_000, 413, "at most 0.5 MB"),
+        ("POST", "/api/scans?filename=foot.stl", b"x" * 1_100_000, 413, "at most 1 MB"),
         ("POST", "/api/scans?filename=foot.exe", b"solid x", 400, "unsupported file type"),
         ("POST", "/api/orders", b"{" + b" " * (2 << 20) + b"}", 413, "at most 1.04858 MB"),
     ]
@@ -220,3 +221,30 @@ def test_a_killed_server_leaves_no_half_written_order(tmp_path):
         assert list((data / ".tmp").iterdir()) == []
     finally:
         srv.close()
+
+
+def test_an_uploaded_scan_makes_the_cli_s_insole(server, tmp_path):
+    from insolegen.scan.read import sample_scan
+    scan = sample_scan()
+    status, body, _ = server.request("POST", f"/api/scans?filename={scan.name}",
+                                     raw=scan.read_bytes(),
+                                     headers={"Content-Type": "application/octet-stream"})
+    assert status == 200, body
+    name = json.loads(body)["scan"]
+    assert name.endswith(".stl") and "/" not in name
+    order = {"order_id": "SCAN-1", "scan": name, "conditions": "flat_feet", "side": "right",
+             "resolution_mm": RES}
+    status, body, _ = server.request("POST", "/api/orders", order)
+    assert status == 201, body
+    rid = json.loads(body)["id"]
+    expected = cli_files(["--scan", str(scan), "--condition", "flat_feet", "--side", "right",
+                          "--resolution-mm", RES, "--id", "SCAN-1"], tmp_path / "cli")
+    got = server.request("GET", f"/api/orders/{rid}/files/SCAN-1_right.stl")[1]
+    assert got == expected["SCAN-1_right.stl"]
+    mesh = trimesh.load(io.BytesIO(got), file_type="stl")
+    assert mesh.is_watertight and mesh.volume > 0
+    record = json.loads(server.request("GET", f"/api/orders/{rid}")[1])
+    assert record["fields"]["scan"] == name  # the stored scan's name, not a server path
+    # a scan is only ever one the server was given: a path to any other file is refused
+    status, body, _ = server.request("POST", "/api/orders", {**order, "scan": str(scan)})
+    assert status == 400 and "scan id" in json.loads(body)["error"]

@@ -84,15 +84,19 @@ def corner_thickness(triangles: np.ndarray) -> np.ndarray:
     """
     corners = triangles.reshape(-1, 3)
     xy = np.ascontiguousarray(corners[:, :2] + np.float32(0.0)).view(np.uint64).ravel()
-    keys, inverse = np.unique(xy, return_inverse=True)
-    z = corners[:, 2]
-    high = np.full(len(keys), -np.inf, dtype=np.float32)
-    low = np.full(len(keys), np.inf, dtype=np.float32)
-    np.maximum.at(high, inverse, z)
-    np.minimum.at(low, inverse, z)
-    spread = high - low
+    order = np.argsort(xy)
+    keys = xy[order]
+    first = np.empty(len(keys), dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    z = corners[order, 2]
+    high = np.maximum.reduceat(z, starts)
+    spread = high - np.minimum.reduceat(z, starts)
     spread = np.where(spread > 0, spread, high)
-    return spread[inverse].reshape(-1, 3).astype(np.float32)
+    out = np.empty(len(keys), dtype=np.float32)
+    out[order] = spread[np.cumsum(first) - 1]
+    return out.reshape(-1, 3)
 
 
 def preview_bytes(order: Order) -> bytes:
