@@ -182,6 +182,13 @@ def test_token_is_required_on_every_request_when_given(tmp_path):
         assert srv.request("GET", "/api/schema")[0] == 200
         assert srv.request("GET", "/api/schema", headers={"Authorization": "",
                                                          "X-Insolegen-Token": "s3cret-token"})[0] == 200
+        # the page opened once with ?token= gets a cookie that its later requests carry
+        status, _, headers = srv.request("GET", "/?token=s3cret-token",
+                                         headers={"Authorization": ""})
+        assert status == 200 and "insolegen_token=s3cret-token" in headers["set-cookie"]
+        assert "HttpOnly" in headers["set-cookie"]
+        assert srv.request("GET", "/api/schema", headers={
+            "Authorization": "", "Cookie": "insolegen_token=s3cret-token"})[0] == 200
     finally:
         srv.close()
 
@@ -248,3 +255,22 @@ def test_an_uploaded_scan_makes_the_cli_s_insole(server, tmp_path):
     # a scan is only ever one the server was given: a path to any other file is refused
     status, body, _ = server.request("POST", "/api/orders", {**order, "scan": str(scan)})
     assert status == 400 and "scan id" in json.loads(body)["error"]
+
+
+def test_every_format_is_the_cli_s_byte_for_byte(server, tmp_path):
+    order = {"order_id": "ALL-1", "foot_length_mm": "262", "conditions": "plantar_fasciitis",
+             "resolution_mm": RES, "formats": ["stl", "3mf", "obj", "png", "pdf"],
+             "material": "tpu", "set": {"heel_lift_mm": "4"}}
+    status, body, _ = server.request("POST", "/api/orders", order)
+    assert status == 201, body
+    answer = json.loads(body)
+    expected = cli_files(["--foot-length", "262", "--condition", "plantar_fasciitis",
+                          "--resolution-mm", RES, "--format", "stl,3mf,obj,png,pdf",
+                          "--material", "tpu", "--set", "heel_lift_mm=4", "--id", "ALL-1"],
+                         tmp_path / "cli")
+    assert sorted(answer["files"]) == sorted(expected)
+    assert {n.rsplit(".", 1)[1] for n in expected} == {"stl", "3mf", "obj", "png", "pdf", "json"}
+    for name, data in expected.items():
+        status, got, headers = server.request("GET", f"/api/orders/{answer['id']}/files/{name}")
+        assert status == 200 and got == data, name
+        assert name in headers["content-disposition"]

@@ -152,3 +152,36 @@ def test_batches_page_runs_a_file(browser_page, tmp_path):
     assert mesh.is_watertight
     _shot(page, "batches", tmp_path)
     assert errors == []
+
+
+def test_two_browsers_at_once_keep_their_own_orders(browser_page, tmp_path):
+    srv, page, errors = browser_page
+    browser = page.context.browser
+    contexts = [browser.new_context(accept_downloads=True) for _ in range(2)]
+    pages = [c.new_page() for c in contexts]
+    try:
+        for i, p in enumerate(pages):
+            p.goto(srv.url + "/")
+            _wait_preview(p, 0)
+            p.fill("#f-order_id", f"TWO-{i}")
+            p.fill("#f-patient_ref", f"PAT-TWO-{i}")
+            p.fill("#f-foot_length_mm", str(240 + 20 * i))
+            p.fill("#f-resolution_mm", "3")
+            p.select_option("#f-side", ["left", "right"][i])
+        for p in pages:  # both make at once
+            p.evaluate("document.querySelector('#make').click()")
+        for i, p in enumerate(pages):
+            p.wait_for_selector("#made-files a", timeout=60000)
+            side = ["left", "right"][i]
+            links = sorted(a.inner_text() for a in p.query_selector_all("#made-files a"))
+            assert links == sorted([f"TWO-{i}_{side}.stl", f"TWO-{i}.json"])
+            with p.expect_download() as info:
+                p.click(f"#made-files a:text('TWO-{i}_{side}.stl')")
+            expected = cli_files(["--foot-length", str(240 + 20 * i), "--condition", "flat_feet",
+                                  "--side", side, "--resolution-mm", "3", "--id", f"TWO-{i}"],
+                                 tmp_path / f"cli{i}")
+            assert Path(info.value.path()).read_bytes() == expected[f"TWO-{i}_{side}.stl"]
+    finally:
+        for c in contexts:
+            c.close()
+    assert errors == []
