@@ -155,6 +155,7 @@ def test_bad_requests_get_one_line_and_nothing_is_written(server):
         ("POST", "/api/scans?filename=foot.stl", b"x" * 1_100_000, 413, "at most 1 MB"),
         ("POST", "/api/scans?filename=foot.exe", b"solid x", 400, "unsupported file type"),
         ("POST", "/api/orders", b"{" + b" " * (2 << 20) + b"}", 413, "at most 1.04858 MB"),
+        ("POST", "/api/scans", b"solid x", 400, "filename: field required"),
     ]
     for method, path, raw, code, text in cases:
         status, body, _ = server.request(method, path, raw=raw)
@@ -163,6 +164,19 @@ def test_bad_requests_get_one_line_and_nothing_is_written(server):
             message = json.loads(body)["error"]
             assert text in message and "Traceback" not in message, message
     assert sorted(p.name for p in data.rglob("*")) == before
+
+
+def test_other_sites_and_rebound_names_are_refused(server):
+    order = {"order_id": "CSRF", "foot_length_mm": "260", "conditions": "flat_feet",
+             "resolution_mm": RES}
+    for headers, text in [({"Origin": "http://evil.example"}, "origin = 'http://evil.example'"),
+                          ({"Host": "evil.example:80"}, "host = 'evil.example:80'")]:
+        status, body, _ = server.request("POST", "/api/orders", order, headers=headers)
+        assert status == 403 and text in json.loads(body)["error"]
+    assert not [p for p in (server.root / "data" / "orders").iterdir()
+                if json.loads((p / "record.json").read_text())["order_id"] == "CSRF"]
+    own = {"Origin": server.url, "Host": server.url.split("//")[1]}
+    assert server.request("POST", "/api/preview", order, headers=own)[0] == 200
 
 
 def test_openapi_schema_lists_the_api(server):

@@ -77,6 +77,9 @@ def test_order_in_the_browser_matches_the_cli(browser_page, tmp_path):
     seq = _wait_preview(page, seq)
     second = _canvas(page)
     assert np.any(second != first, axis=2).mean() > 0.002  # the view followed the change
+    row = "tr[data-param=heel_cup_depth_mm]"
+    assert page.inner_text(f"{row} .profile") == "18"  # flat_feet's value, and where from
+    assert page.inner_text(f"{row} .from") == "this order (override)"
     cells = page.inner_text("tr[data-feature=heel_cup_depth_mm]").split("\t")[1:]
     assert [abs(float(c) - 25) < 0.5 for c in cells] == [True, True]  # measured on the mesh
     _shot(page, "new-order", tmp_path)

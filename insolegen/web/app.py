@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -33,6 +34,7 @@ MAX_ORDERS_FILE_BYTES = 50 << 20
 TOKEN_COOKIE = "insolegen_token"
 OPEN_PATHS = ("/favicon.ico",)
 THREE_DIRS = ("build", "examples/jsm")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 def three_dir() -> Path | None:
@@ -74,10 +76,30 @@ async def _json(request: Request) -> object:
         raise InputError(f"order: not JSON ({exc})") from None
 
 
-def create_app(data_dir: Path, token: str | None = None, batch_workers: int = 0) -> FastAPI:
+def _foreign(request: Request, loopback: bool) -> str | None:
+    """Why a request is refused as not from this workbench's own page, or None.
+
+    A page of another site may make the browser post to 127.0.0.1 (and DNS
+    rebinding may give such a site a name that resolves here): a write whose
+    ``Origin`` is not this server, or, on a loopback server, a ``Host`` that is
+    not a loopback name, is refused.
+    """
+    host = request.headers.get("host", "")
+    if loopback and host.rsplit(":", 1)[0].strip("[]").lower() not in LOOPBACK_NAMES:
+        return f"host = {host!r}: this server answers only to 127.0.0.1 or localhost"
+    origin = request.headers.get("origin")
+    if request.method not in ("GET", "HEAD") and origin is not None \
+            and origin.split("://", 1)[-1].rstrip("/").lower() != host.lower():
+        return f"origin = {origin!r}: requests from other sites are refused"
+    return None
+
+
+def create_app(data_dir: Path, token: str | None = None, batch_workers: int = 0,
+               loopback: bool = True) -> FastAPI:
     """The workbench app keeping its orders in ``data_dir``; with ``token`` every request
     must carry it (``Authorization: Bearer``, ``X-Insolegen-Token``, ``?token=`` or the
-    cookie the page gets from ``?token=``)."""
+    cookie the page gets from ``?token=``). ``loopback``: the server is bound to this
+    machine only, so only loopback ``Host`` names are answered."""
     store = Store(Path(data_dir))
     batches = Batches(store, batch_workers)
     app = FastAPI(title="insolegen workbench", version=__version__,
@@ -87,6 +109,9 @@ def create_app(data_dir: Path, token: str | None = None, batch_workers: int = 0)
 
     @app.middleware("http")
     async def check_token(request: Request, call_next):
+        refused = _foreign(request, loopback)
+        if refused is not None:
+            return _error(403, refused)
         if token is None or request.url.path in OPEN_PATHS:
             return await call_next(request)
         auth = request.headers.get("authorization", "")
@@ -105,6 +130,12 @@ def create_app(data_dir: Path, token: str | None = None, batch_workers: int = 0)
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError):
         return _error(413 if isinstance(exc, _TooLarge) else 400, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+        return _error(400, f"{where}: {first.get('msg', 'not acceptable').lower()}")
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound):

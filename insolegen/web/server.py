@@ -52,5 +52,5 @@ def serve(host: str = "127.0.0.1", port: object = 8000, data: Path | str = "inso
     if three_dir() is None:
         raise InputError("serve: three.js is missing; npm ci --prefix insolegen/web/vendor "
                          "(see the README)")
-    app = create_app(Path(data), token)
+    app = create_app(Path(data), token, loopback=is_loopback(host))
     uvicorn.run(app, host=host, port=number, log_level="warning")
