@@ -1,16 +1,8 @@
 // insolegen workbench: the New-order form drawn from /api/schema, the live preview it asks
 // for (drawn by viewer.js), orders and batches.
+import { $, el } from "./dom.js";
 import { draw, show, unpack } from "./viewer.js";
 
-const $ = (sel) => document.querySelector(sel);
-const el = (tag, attrs = {}, ...kids) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "text") node.textContent = v; else if (v !== undefined && v !== null) node.setAttribute(k, v);
-  }
-  for (const kid of kids) node.append(kid);
-  return node;
-};
 let schema = null;
 let profile = null;
 let previewSeq = 0;

@@ -2,16 +2,8 @@
 // beside it, drawn from /api/preview's binary answer (layout: insolegen/web/engine.py).
 import * as THREE from "three";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+import { $, el } from "./dom.js";
 
-const $ = (sel) => document.querySelector(sel);
-const el = (tag, attrs = {}, ...kids) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "text") node.textContent = v; else if (v !== undefined && v !== null) node.setAttribute(k, v);
-  }
-  for (const kid of kids) node.append(kid);
-  return node;
-};
 let fitted = false;
 
 const canvas = $("#view3d");
