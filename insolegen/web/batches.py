@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -38,10 +39,11 @@ class Batches:
             raise InputError(f"orders = {shown(filename)}: expected a .csv file with a header "
                              "or a .jsonl file")
         batch_id = new_id("B")
+        work = self.store.work_dir()
+        (work / f"orders{suffix}").write_bytes(data)
         folder = self.store.batches / batch_id
-        folder.mkdir()
+        os.rename(work, folder)  # the batch folder appears with its whole orders file
         orders = folder / f"orders{suffix}"
-        orders.write_bytes(data)
         state = {"id": batch_id, "status": "running", "done": 0, "failed": 0, "skipped": 0,
                  "total": None, "error": None, "summary": None}
         with self._lock:
@@ -85,7 +87,9 @@ class Batches:
         if not folder.is_dir():
             raise NotFound(f"batch {batch_id!r}: no such batch")
         with self._lock:
-            state = dict(self._state.get(batch_id) or {"id": batch_id, "status": "finished"})
+            state = dict(self._state.get(batch_id) or {
+                "id": batch_id, "status": "not running (started by an earlier server)",
+                "done": 0, "failed": 0, "skipped": 0, "total": None, "error": None})
         entries = []
         manifest = folder / "out" / "manifest.jsonl"
         if manifest.is_file():
