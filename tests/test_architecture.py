@@ -23,14 +23,15 @@ ALLOWED: dict[str, set[str]] = {
     "geometry": {"core"},
     "foot": {"core", "geometry"},
     "scan": {"core", "geometry", "foot"},
+    "tracing": {"core", "geometry", "foot"},
     "prescription": {"core"},
     "design": {"core", "geometry", "foot", "prescription"},
     "mesh": {"core", "geometry", "foot", "prescription", "design"},
     "output": {"core", "geometry", "foot", "prescription", "design", "mesh"},
     "check": {"core", "geometry", "foot", "prescription", "design", "mesh", "output"},
-    "pipeline": {"core", "geometry", "foot", "scan", "prescription", "design", "mesh",
-                 "output", "check"},
-    "batch": {"core", "geometry", "foot", "scan", "prescription", "design", "mesh",
+    "pipeline": {"core", "geometry", "foot", "scan", "tracing", "prescription", "design",
+                 "mesh", "output", "check"},
+    "batch": {"core", "geometry", "foot", "scan", "tracing", "prescription", "design", "mesh",
               "output", "check", "pipeline"},
 }
 FRONT_DOORS = {"cli", "web"}

@@ -36,6 +36,7 @@ def _order_fields(args: argparse.Namespace) -> dict:
         "engrave_depth_mm": args.engrave_depth,
         "scan": args.scan, "scan_units": args.scan_units,
         "side_from_scan": True if args.side_from_scan else None,
+        "outline": args.outline, "sheet": args.sheet,
     }
     overrides = {}
     from insolegen.prescription.parameters import parse_override
@@ -84,6 +85,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
+    from insolegen.core.errors import InputError
+    if (args.scan is None) == (args.outline is None):
+        raise InputError("measure: give a SCAN file or --outline FILE (one of the two)")
+    if args.outline is not None:
+        if args.scan_units is not None:
+            raise InputError(f"scan_units = {args.scan_units!r}: only with a scan")
+        from insolegen.tracing.read import measure_outline
+        side = None if args.side in (None, "both") else args.side
+        print(json.dumps(measure_outline(Path(args.outline), side, args.sheet), indent=2))
+        return 0
+    if args.sheet is not None:
+        raise InputError(f"sheet = {args.sheet!r}: only with --outline (a photo of a tracing)")
     from insolegen.scan.read import measure_scan
     print(json.dumps(measure_scan(Path(args.scan), args.scan_units), indent=2))
     return 0
@@ -175,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--side-from-scan", action="store_true", help="with --side left or right: "
                    "make the scanned foot's side when the scan is of the other foot "
                    "(default: refuse)")
+    g.add_argument("--outline", metavar="FILE", help="instead of measurements: a plantar "
+                   "outline (CSV x,y mm, DXF, SVG) or a photo / flatbed scan of a paper "
+                   "tracing (JPEG, PNG)")
+    g.add_argument("--sheet", metavar="SIZE", help="with a tracing photo: the sheet it is "
+                   "drawn on, A4 (default), Letter, A3 or WxH in mm")
     g.add_argument("--out", required=True, metavar="DIR", help="output folder")
     g.add_argument("--force", action="store_true", help="overwrite existing files")
     g.set_defaults(func=cmd_generate)
@@ -187,8 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("measure", help="measure a 3D foot scan: JSON on stdout (mm, output "
                        "frame)")
-    m.add_argument("scan", metavar="SCAN", help="STL, OBJ or PLY mesh; PLY or XYZ point cloud")
+    m.add_argument("scan", metavar="SCAN", nargs="?",
+                   help="STL, OBJ or PLY mesh; PLY or XYZ point cloud")
     m.add_argument("--scan-units", metavar="UNIT", help="mm, cm, in or m (default: detected)")
+    m.add_argument("--outline", metavar="FILE", help="instead of a scan: an outline CSV, DXF, "
+                   "SVG or a photo / flatbed scan of a paper tracing (JPEG, PNG)")
+    m.add_argument("--sheet", metavar="SIZE", help="with a tracing photo: A4 (default), "
+                   "Letter, A3 or WxH in mm")
+    m.add_argument("--side", choices=["left", "right"], help="with --outline: the foot's side "
+                   "(default: from the outline's shape)")
     m.set_defaults(func=cmd_measure)
 
     p = sub.add_parser("profiles", help="list condition profiles, or show one resolved")

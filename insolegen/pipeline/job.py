@@ -47,10 +47,13 @@ class Result:
 
 
 def foot_for(order: Order) -> Foot:
-    """The order's foot, from its scan or its measurements."""
+    """The order's foot, from its scan, its outline or its measurements."""
     if order.scan is not None:
         from insolegen.scan.read import foot_from_scan  # scans pull in more; load them only if needed
         return foot_from_scan(Path(order.scan), **order.options.get("scan", {}))
+    if "outline" in order.options:
+        from insolegen.tracing.read import foot_from_outline
+        return foot_from_outline(**order.options["outline"])
     return foot_from_measurements(order.measurements)
 
 
