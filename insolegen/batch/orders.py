@@ -235,6 +235,13 @@ class Validator:
         self.first_line[key] = row.line
         order = order_from_mapping(row.fields, self.base_dir)
         scan_sha = None
+        outline = order.options.get("outline", {}).get("path")
+        if outline is not None and self.root is not None:
+            real = Path(os.path.realpath(outline))
+            if not real.is_relative_to(self.root):
+                raise InputError(f"outline = {shown(row.fields.get('outline'))}: outside the "
+                                 f"scan root '{self.root}' (it is {shown(str(real))}); only "
+                                 "files under the root are read")
         if order.scan is not None:
             if self.root is not None:
                 real = Path(os.path.realpath(order.scan))

@@ -11,6 +11,8 @@
   CSS pixels (1/96 in) unless the root's ``width``/``height`` in a physical
   unit and its ``viewBox`` say otherwise; ``transform`` attributes apply.
   Path commands M, L, H, V, C, S, Q, T, Z (either case); arcs are refused.
+  The outline is taken as the drawing is seen (SVG's y runs down the page);
+  CSV and DXF coordinates have y up.
 
 Each reader returns ``(points (n, 2) mm, report)``; the caller checks the ring.
 """
@@ -40,7 +42,10 @@ def _unit(text: str, what: str) -> float:
 
 
 def _split_row(line: str) -> list[str]:
-    return [c.strip() for c in re.split(r"[,;\t]|\s+(?=\S)", line.strip()) if c.strip()]
+    """Cells split at commas, semicolons or tabs; at spaces only when there are none."""
+    line = line.strip()
+    cells = re.split(r"[,;\t]", line) if re.search(r"[,;\t]", line) else line.split()
+    return [c.strip() for c in cells if c.strip()]
 
 
 def read_csv(path: Path, data: bytes) -> tuple[np.ndarray, dict]:
@@ -275,4 +280,5 @@ def read_svg(path: Path, data: bytes) -> tuple[np.ndarray, dict]:
     if len(rings) != 1:
         raise OutlineError(f"{what}: {len(rings)} closed paths in the drawing; expected exactly "
                            "one: the foot's outline")
-    return rings[0] * scale, {"format": "svg", "units": units}
+    # SVG's y runs down the page; the drawing as seen has +Y up it.
+    return rings[0] * [scale, -scale], {"format": "svg", "units": units}

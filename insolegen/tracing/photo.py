@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,13 @@ def _decode(path: Path, data: bytes) -> tuple[np.ndarray, float | None]:
 
     what = f"outline = '{path}'"
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # the pixel count is checked here, just below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, from the header
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)) / 1e6:.0f} MP" if found else "too many pixels"
+        raise OutlineError(f"{what}: {size}; accepted: at most {MAX_PIXELS / 1e6:g} MP") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise OutlineError(f"{what}: not a readable image ({exc})") from None
     w, h = image.size
@@ -107,8 +114,8 @@ def _sheet_corners(grey: np.ndarray) -> np.ndarray | None:
             break
     if len(quad) != 4 or not cv2.isContourConvex(quad):
         return np.empty((0, 2))
-    # A sheet fills its quadrilateral; a blob of another shape does not.
-    if cv2.contourArea(contour) < 0.95 * cv2.contourArea(quad):
+    # A sheet fills its quadrilateral and no more; a blob of another shape does not.
+    if abs(cv2.contourArea(contour) / max(cv2.contourArea(quad), 1.0) - 1.0) > 0.04:
         return np.empty((0, 2))
     return quad.reshape(4, 2).astype(np.float64)
 
@@ -143,7 +150,7 @@ def _rectified(path: Path, grey: np.ndarray, dpi: float | None, sheet: tuple[flo
             raise OutlineError(f"{what}: {dpi:g} dpi makes a sheet too large to trace")
         out = cv2.resize(grey, None, fx=fx, fy=fx, interpolation=cv2.INTER_AREA
                          if fx < 1 else cv2.INTER_LINEAR)
-        return out, 1.0 / PX_PER_MM, {"scale_from": f"the image's stated resolution, {dpi:g} "
+        return out, 1.0 / PX_PER_MM, {"scale_from": f"the image's stated resolution, {round(dpi, 1):g} "
                                                     "dpi (the page fills the image: a flatbed "
                                                     "scan)"}
     if len(corners) != 4:

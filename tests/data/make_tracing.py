@@ -35,13 +35,13 @@ def sheet_raster(lines_mm: list[np.ndarray], sheet_mm: tuple[float, float] = A4,
 
 
 def on_sheet(outline_mm: np.ndarray, sheet_mm: tuple[float, float] = A4,
-             turn_deg: float = 8.0) -> np.ndarray:
+             turn_deg: float = 3.0) -> np.ndarray:
     """An outline (mm, X along the foot) laid along the sheet's long side, turned a
     further ``turn_deg``, centred."""
     t = np.radians(90.0 + turn_deg)
     rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
-    xy = (outline_mm - outline_mm.mean(axis=0)) @ rot.T
-    return xy + np.array(sheet_mm) / 2
+    xy = outline_mm @ rot.T
+    return xy - (xy.min(axis=0) + xy.max(axis=0)) / 2 + np.array(sheet_mm) / 2
 
 
 def photograph(sheet: np.ndarray, tilt_deg: float, image_px: tuple[int, int] = (1600, 1200),
