@@ -89,8 +89,9 @@ def cmd_measure(args: argparse.Namespace) -> int:
     if (args.scan is None) == (args.outline is None):
         raise InputError("measure: give a SCAN file or --outline FILE (one of the two)")
     if args.outline is not None:
-        if args.scan_units is not None:
-            raise InputError(f"scan_units = {args.scan_units!r}: only with a scan")
+        for name, value in (("scan_units", args.scan_units), ("foot_length_mm", args.foot_length)):
+            if value is not None:
+                raise InputError(f"{name} = {value!r}: only with a scan")
         from insolegen.tracing.read import measure_outline
         side = None if args.side in (None, "both") else args.side
         print(json.dumps(measure_outline(Path(args.outline), side, args.sheet), indent=2))
@@ -98,7 +99,16 @@ def cmd_measure(args: argparse.Namespace) -> int:
     if args.sheet is not None:
         raise InputError(f"sheet = {args.sheet!r}: only with --outline (a photo of a tracing)")
     from insolegen.scan.read import measure_scan
-    print(json.dumps(measure_scan(Path(args.scan), args.scan_units), indent=2))
+    length = None
+    if args.foot_length is not None:
+        from insolegen.core.numbers import parse_number
+        length = parse_number(args.foot_length, "foot_length_mm", "a length in mm")
+        from insolegen.foot.measurements import RANGES
+        low, high = RANGES["foot_length_mm"]
+        if not low <= length <= high:
+            raise InputError(f"foot_length_mm = {args.foot_length!r}: out of range, expected "
+                             f"a length in mm from {low:g} to {high:g}")
+    print(json.dumps(measure_scan(Path(args.scan), args.scan_units, length), indent=2))
     return 0
 
 
@@ -160,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     g = sub.add_parser("generate", help="make a left/right insole pair from measurements")
-    g.add_argument("--foot-length", metavar="MM", help="heel to longest toe, mm")
+    g.add_argument("--foot-length", metavar="MM", help="heel to longest toe, mm; with --scan: "
+                   "scales an unscaled scan (or checks a scaled one)")
     g.add_argument("--shoe-size", metavar="SIZE", help="instead of --foot-length: 'EU 42', "
                    "'UK 8', 'US-M 9', 'US-W 10.5', 'Mondopoint 265'")
     g.add_argument("--ball-width", metavar="MM", help="widest part of the forefoot, mm")
@@ -208,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("scan", metavar="SCAN", nargs="?",
                    help="STL, OBJ or PLY mesh; PLY or XYZ point cloud")
     m.add_argument("--scan-units", metavar="UNIT", help="mm, cm, in or m (default: detected)")
+    m.add_argument("--foot-length", metavar="MM", help="the foot's length: scales an unscaled "
+                   "scan (without --scan-units) or checks it")
     m.add_argument("--outline", metavar="FILE", help="instead of a scan: an outline CSV, DXF, "
                    "SVG or a photo / flatbed scan of a paper tracing (JPEG, PNG)")
     m.add_argument("--sheet", metavar="SIZE", help="with a tracing photo: A4 (default), "

@@ -119,11 +119,23 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
         for key in SCAN_FIELDS:
             if not _blank(data.get(key)) and data.get(key) is not False:
                 raise InputError(f"{key} = {shown(data[key])}: only with a scan")
+    if scan is not None and "foot_length_mm" in given:
+        from insolegen.foot.measurements import RANGES
+        from insolegen.core.numbers import parse_number
+        low, high = RANGES["foot_length_mm"]
+        accepted = f"a length in mm from {low:g} to {high:g} (scales an unscaled scan)"
+        length = parse_number(given.pop("foot_length_mm"), "foot_length_mm", accepted)
+        if not low <= length <= high:
+            raise InputError(f"foot_length_mm = {data['foot_length_mm']!r}: out of range, "
+                             f"expected {accepted}")
+        options["scan_foot_length_mm"] = length
     if scan is not None:
         if given or shoe is not None:
             raise InputError(f"scan: give a scan or measurements ({', '.join(given) or 'shoe_size'}),"
                              " not both: the scan is measured")
         options["scan"] = _scan_options(data, side)
+        if "scan_foot_length_mm" in options:
+            options["scan"]["foot_length_mm"] = options.pop("scan_foot_length_mm")
         path = Path(scan)
         if not path.is_absolute():
             path = (base_dir or Path.cwd()) / path

@@ -39,7 +39,6 @@ from insolegen.foot.outline import width_profile
 from insolegen.scan.plantar import footprint, lowest_grid, smooth_outline
 from insolegen.scan.clean import CleanScan, voxel_representatives
 from insolegen.core.points import dot, principal_axes
-from insolegen.scan.load import UNITS
 
 log = logging.getLogger("insolegen")
 
@@ -315,7 +314,7 @@ def align_scan(clean: CleanScan) -> FootScan:
 
     linear = mirror @ turn @ yaw @ rot
     to_canonical = np.eye(4)
-    to_canonical[:3, :3] = linear * UNITS[clean.units]
+    to_canonical[:3, :3] = linear * clean.scale
     to_canonical[:3, 3] = shift - linear @ origin
     report.update({"side": side, "ground_normal": [round(float(c), 4) for c in up]})
     log.info("scan aligned: %s foot, sole contact %.2f, heel/toe contrast %.2f, side score %.2f",

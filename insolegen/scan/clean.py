@@ -37,7 +37,8 @@ from scipy.spatial import ConvexHull, QhullError
 from insolegen.core.errors import ScanError
 from insolegen.scan.plantar import footprint, surface_samples
 from insolegen.core.points import dot
-from insolegen.scan.load import UNITS, RawScan, detect_units, parse_units
+from insolegen.scan.load import (UNITS, RawScan, detect_units, parse_units, scan_extent,
+                                 units_confidence, wrong_units)
 
 log = logging.getLogger("insolegen")
 
@@ -70,6 +71,7 @@ class CleanScan:
     units_source: str
     floor: tuple[tuple[float, float, float], float] | None
     report: dict = field(default_factory=dict)
+    scale: float = 1.0  # mm per file unit
 
 
 CHUNK = 1 << 18  # rows per step over big arrays: temporaries stay small and cached
@@ -205,7 +207,7 @@ def find_floor(sample: np.ndarray) -> Floor | None:
     return None
 
 
-def clean_scan(raw: RawScan, units: str | None = None) -> CleanScan:
+def clean_scan(raw: RawScan, units: str | None = None, scale: float | None = None) -> CleanScan:
     """Millimetres, floor removed, the largest piece kept (see the module docstring).
 
     Parameters
@@ -214,16 +216,32 @@ def clean_scan(raw: RawScan, units: str | None = None) -> CleanScan:
         As read by :func:`insolegen.scan.load.read_scan`.
     units : str, optional
         ``mm``, ``cm``, ``in`` or ``m``; detected from the size when not given.
+    scale : float, optional
+        Millimetres per file unit, for an unscaled scan (``units`` is then ``scaled``).
+
+    Raises
+    ------
+    ScanError
+        The given unit makes the scan no foot's size (the message names the
+        size it came out and the unit that would fit).
     """
-    if units is None:
+    confidence = None
+    if scale is not None:
+        units, source = "scaled", "scaled to the given foot length"
+    elif units is None:
         units = detect_units(raw.vertices)[0]
         source = "detected"
+        confidence = units_confidence(scan_extent(raw.vertices), units)
     else:
         units, source = parse_units(units), "given"
-    scale = UNITS[units]
+        problem = wrong_units(scan_extent(raw.vertices), units)
+        if problem is not None:
+            raise ScanError(f"scan: {problem}")
+    scale = UNITS[units] if scale is None else float(scale)
     faces = raw.faces
     report: dict = {"file": raw.path.rsplit("/", 1)[-1], "format": raw.file_format,
                     "kind": raw.kind, "units": units, "units_source": source,
+                    "units_confidence": confidence, "scale_mm_per_unit": scale,
                     "points_read": int(len(raw.vertices)),
                     "triangles_read": None if faces is None else int(len(faces))}
     log.info("scan units: %s (%s)", units, source)
@@ -285,7 +303,7 @@ def clean_scan(raw: RawScan, units: str | None = None) -> CleanScan:
                  int((~keep).sum()))
     floor_t = None if floor is None else (tuple(float(c) for c in floor.normal),
                                           float(floor.offset))
-    return CleanScan(raw.path, points[keep], raw.kind, units, source, floor_t, report)
+    return CleanScan(raw.path, points[keep], raw.kind, units, source, floor_t, report, scale)
 
 
 def surface_points(vertices: np.ndarray, faces: np.ndarray | None, scale: float) -> np.ndarray:

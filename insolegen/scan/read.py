@@ -30,7 +30,7 @@ from insolegen.core.errors import ScanError
 from insolegen.foot.model import LANDMARK_NAMES, Foot
 from insolegen.scan.align import FootScan, align_scan
 from insolegen.scan.clean import clean_scan
-from insolegen.scan.load import parse_units, read_scan
+from insolegen.scan.load import UNITS, parse_units, read_scan, scan_extent
 from insolegen.scan.measure import (AHI_SOURCE, DORSUM_CUT_MM, ScanMeasurements,
                                     measure_foot_scan)
 
@@ -77,7 +77,19 @@ def about(path: Path | str) -> Iterator[None]:
         raise renamed from None
 
 
-def process_scan(path: Path | str, units: str | None = None) -> ScanResult:
+def _length_check(result_scan: FootScan, measured: ScanMeasurements, given_mm: float) -> dict:
+    """The given foot length against the measured one, and the standard unit nearest the
+    scale (how far off it is), for the report."""
+    scale = result_scan.report["scale_mm_per_unit"]
+    nearest = min(UNITS, key=lambda u: abs(np.log(scale / UNITS[u])))
+    return {"given_mm": given_mm, "measured_mm": measured.foot_length_mm,
+            "residual_mm": round(measured.foot_length_mm - given_mm, 2),
+            "scale_mm_per_unit": round(scale, 6), "nearest_unit": nearest,
+            "nearest_unit_off_percent": round(100 * (scale / UNITS[nearest] - 1), 2)}
+
+
+def process_scan(path: Path | str, units: str | None = None,
+                 foot_length_mm: float | None = None) -> ScanResult:
     """Load, clean, align and measure a scan file.
 
     Parameters
@@ -86,6 +98,12 @@ def process_scan(path: Path | str, units: str | None = None) -> ScanResult:
         STL, OBJ, PLY or XYZ file.
     units : str, optional
         ``mm``, ``cm``, ``in`` or ``m``; detected from the size when not given.
+    foot_length_mm : float, optional
+        The foot's length as the technician measured it. Without ``units`` it
+        scales the scan (an unscaled scan: a first pass at the scale that makes
+        the scan's extent this long, a second at the scale that makes its
+        measured foot length this long); with ``units`` it is only checked.
+        Either way the report's ``foot_length_check`` has the residual.
 
     Raises
     ------
@@ -97,13 +115,22 @@ def process_scan(path: Path | str, units: str | None = None) -> ScanResult:
     with about(path):
         raw = read_scan(path)
         t1 = time.perf_counter()
-        clean = clean_scan(raw, units)
-        del raw
+        scale = None
+        if foot_length_mm is not None and units is None:
+            scale = foot_length_mm / max(scan_extent(raw.vertices), 1e-300)
+        clean = clean_scan(raw, units, scale)
         t2 = time.perf_counter()
         scan = align_scan(clean)
-        del clean
         t3 = time.perf_counter()
         measured = measure_foot_scan(scan)
+        if scale is not None:
+            scale *= foot_length_mm / measured.foot_length_mm
+            clean = clean_scan(raw, units, scale)
+            scan = align_scan(clean)
+            measured = measure_foot_scan(scan)
+        del raw, clean
+        if foot_length_mm is not None:
+            scan.report["foot_length_check"] = _length_check(scan, measured, foot_length_mm)
     t4 = time.perf_counter()
     timings = {"load_s": t1 - t0, "clean_s": t2 - t1, "align_s": t3 - t2, "measure_s": t4 - t3}
     log.info("scan %s: load %.2f s, clean %.2f s, align %.2f s, measure %.2f s",
@@ -122,7 +149,11 @@ def scan_summary(result: ScanResult) -> dict:
     scan, m = result.scan, result.measurements
     report = scan.report
     out = {"file": report["file"], "units_detected": scan.units,
-           "units_source": report["units_source"], "side": scan.side}
+           "units_source": report["units_source"],
+           "units_confidence": report.get("units_confidence"),
+           "scale_mm_per_unit": report.get("scale_mm_per_unit"), "side": scan.side}
+    if "foot_length_check" in report:
+        out["foot_length_check"] = report["foot_length_check"]
     out.update({k: getattr(m, k) for k in MEASURE_KEYS})
     out["arch_type_source"] = AHI_SOURCE
     out["landmarks"] = {k: _output_frame(v, scan.side) for k, v in m.landmarks.items()}
@@ -144,9 +175,10 @@ def scan_summary(result: ScanResult) -> dict:
     return out
 
 
-def measure_scan(path: Path | str, units: str | None = None) -> dict:
+def measure_scan(path: Path | str, units: str | None = None,
+                 foot_length_mm: float | None = None) -> dict:
     """``insolegen measure``: the scan's measurements as a JSON-able dict (mm, output frame)."""
-    return scan_summary(process_scan(path, units))
+    return scan_summary(process_scan(path, units, foot_length_mm))
 
 
 def check_side(detected: str, side: str | None, side_from_scan: bool) -> None:
@@ -188,7 +220,7 @@ def sample_scan(name: str = DEMO_SCAN) -> Path:
 
 
 def foot_from_scan(path: Path | str, units: str | None = None, side: str | None = None,
-                   side_from_scan: bool = False) -> Foot:
+                   side_from_scan: bool = False, foot_length_mm: float | None = None) -> Foot:
     """The :class:`Foot` of a scan file, checked against the side the order asks for.
 
     Parameters
@@ -202,8 +234,10 @@ def foot_from_scan(path: Path | str, units: str | None = None, side: str | None 
         is refused unless ``side_from_scan``.
     side_from_scan : bool
         Take the side from the scan when it differs from ``side``.
+    foot_length_mm : float, optional
+        Scales an unscaled scan, or checks a scaled one (see :func:`process_scan`).
     """
-    result = process_scan(path, units)
+    result = process_scan(path, units, foot_length_mm)
     with about(path):
         check_side(result.scan.side, side, side_from_scan)
     return foot_from_result(result)
