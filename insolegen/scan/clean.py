@@ -36,6 +36,7 @@ from scipy.spatial import ConvexHull, QhullError
 
 from insolegen.core.errors import ScanError
 from insolegen.scan.plantar import footprint, surface_samples
+from insolegen.scan.sole import Sole, find_soles
 from insolegen.core.points import dot
 from insolegen.scan.load import (UNITS, RawScan, detect_units, parse_units, scan_extent,
                                  units_confidence, wrong_units)
@@ -72,6 +73,7 @@ class CleanScan:
     floor: tuple[tuple[float, float, float], float] | None
     report: dict = field(default_factory=dict)
     scale: float = 1.0  # mm per file unit
+    soles: tuple[Sole, ...] = ()  # a plantar or impression scan's feet (then no floor removed)
 
 
 CHUNK = 1 << 18  # rows per step over big arrays: temporaries stay small and cached
@@ -207,7 +209,8 @@ def find_floor(sample: np.ndarray) -> Floor | None:
     return None
 
 
-def clean_scan(raw: RawScan, units: str | None = None, scale: float | None = None) -> CleanScan:
+def clean_scan(raw: RawScan, units: str | None = None, scale: float | None = None,
+               kind: str | None = None) -> CleanScan:
     """Millimetres, floor removed, the largest piece kept (see the module docstring).
 
     Parameters
@@ -218,6 +221,10 @@ def clean_scan(raw: RawScan, units: str | None = None, scale: float | None = Non
         ``mm``, ``cm``, ``in`` or ``m``; detected from the size when not given.
     scale : float, optional
         Millimetres per file unit, for an unscaled scan (``units`` is then ``scaled``).
+    kind : str, optional
+        ``foot``, ``plantar`` or ``impression``; told from the shape when not given
+        (:mod:`insolegen.scan.sole`). A plantar or impression scan comes back with
+        its ``soles`` and nothing removed.
 
     Raises
     ------
@@ -249,6 +256,14 @@ def clean_scan(raw: RawScan, units: str | None = None, scale: float | None = Non
     # Sampled and thinned in the file's units, so the full-size arrays are never copied.
     points = surface_points(raw.vertices, faces, scale)
     floor = find_floor(voxel_representatives(points, SAMPLE_VOXEL_MM))
+    soles = None if kind == "foot" else find_soles(points, kind)
+    report["scan_kind"] = "foot" if not soles else soles[0].kind
+    report["scan_kind_source"] = "given" if kind else "detected"
+    if soles:
+        for key in ("floor_removed", "pieces_dropped", "points_in_dropped_pieces"):
+            report[key] = None
+        return CleanScan(raw.path, points, raw.kind, units, source, None, report, scale,
+                         tuple(soles))
     if floor is not None:
         vertices = raw.vertices * scale
         dist = dot(vertices, floor.normal) - floor.offset
