@@ -37,6 +37,7 @@ def _order_fields(args: argparse.Namespace) -> dict:
         "scan": args.scan, "scan_units": args.scan_units,
         "side_from_scan": True if args.side_from_scan else None,
         "outline": args.outline, "sheet": args.sheet,
+        "scan_kind": args.scan_kind, "foot": args.foot,
     }
     overrides = {}
     from insolegen.prescription.parameters import parse_override
@@ -89,7 +90,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
     if (args.scan is None) == (args.outline is None):
         raise InputError("measure: give a SCAN file or --outline FILE (one of the two)")
     if args.outline is not None:
-        for name, value in (("scan_units", args.scan_units), ("foot_length_mm", args.foot_length)):
+        for name, value in (("scan_units", args.scan_units), ("foot_length_mm", args.foot_length),
+                            ("scan_kind", args.scan_kind), ("foot", args.foot)):
             if value is not None:
                 raise InputError(f"{name} = {value!r}: only with a scan")
         from insolegen.tracing.read import measure_outline
@@ -108,7 +110,12 @@ def cmd_measure(args: argparse.Namespace) -> int:
         if not low <= length <= high:
             raise InputError(f"foot_length_mm = {args.foot_length!r}: out of range, expected "
                              f"a length in mm from {low:g} to {high:g}")
-    print(json.dumps(measure_scan(Path(args.scan), args.scan_units, length), indent=2))
+    from insolegen.scan.sole import parse_kind
+    kind = None if args.scan_kind is None else parse_kind(args.scan_kind)
+    if args.foot not in (None, "left", "right", "both"):
+        raise InputError(f"foot = {args.foot!r}: expected left, right or both")
+    print(json.dumps(measure_scan(Path(args.scan), args.scan_units, length, kind, args.foot),
+                     indent=2))
     return 0
 
 
@@ -199,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--side-from-scan", action="store_true", help="with --side left or right: "
                    "make the scanned foot's side when the scan is of the other foot "
                    "(default: refuse)")
+    g.add_argument("--scan-kind", metavar="KIND", help="foot (full 3D), plantar (sole only) "
+                   "or impression (a foam box's negative); default: told from the shape")
+    g.add_argument("--foot", metavar="SIDE", help="left, right or both: which foot of a scan "
+                   "holding both to make from (default: each side from its own foot)")
     g.add_argument("--outline", metavar="FILE", help="instead of measurements: a plantar "
                    "outline (CSV x,y mm, DXF, SVG) or a photo / flatbed scan of a paper "
                    "tracing (JPEG, PNG)")
@@ -221,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--scan-units", metavar="UNIT", help="mm, cm, in or m (default: detected)")
     m.add_argument("--foot-length", metavar="MM", help="the foot's length: scales an unscaled "
                    "scan (without --scan-units) or checks it")
+    m.add_argument("--scan-kind", metavar="KIND", help="foot, plantar or impression "
+                   "(default: told from the shape)")
+    m.add_argument("--foot", metavar="SIDE", help="left, right or both (default): which feet of "
+                   "a scan holding both to measure")
     m.add_argument("--outline", metavar="FILE", help="instead of a scan: an outline CSV, DXF, "
                    "SVG or a photo / flatbed scan of a paper tracing (JPEG, PNG)")
     m.add_argument("--sheet", metavar="SIZE", help="with a tracing photo: A4 (default), "

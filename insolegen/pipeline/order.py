@@ -20,7 +20,7 @@ from insolegen.prescription.profiles import parse_conditions
 SIDES = ("left", "right", "both")
 FORMATS = ("stl", "3mf", "obj", "png", "pdf")
 MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm")
-SCAN_FIELDS = ("scan_units", "side_from_scan")
+SCAN_FIELDS = ("scan_units", "side_from_scan", "scan_kind", "foot")
 OUTLINE_FIELDS = ("outline", "sheet")
 MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm")
 KNOWN_FIELDS = ("order_id", "side", "conditions", "shoe_size", "scan", "formats", "set",
@@ -223,6 +223,15 @@ def _scan_options(data: dict, side: str) -> dict:
         if key not in _FLAGS:
             raise InputError(f"side_from_scan = {shown(flag)}: expected true or false")
         options["side_from_scan"] = _FLAGS[key]
+    if not _blank(data.get("scan_kind")):
+        from insolegen.scan.sole import parse_kind
+        options["kind"] = parse_kind(data["scan_kind"])
+    if not _blank(data.get("foot")):
+        foot = str(data["foot"]).strip().lower()
+        if foot not in SIDES:
+            raise InputError(f"foot = {shown(data['foot'])}: expected left, right or both "
+                             "(which foot of a scan that holds both)")
+        options["foot"] = foot
     return options
 
 

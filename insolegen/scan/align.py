@@ -340,7 +340,7 @@ def orient_in_plan(clean: CleanScan, points: np.ndarray, up: np.ndarray, rot: np
     to_canonical[:3, :3] = linear * clean.scale
     to_canonical[:3, 3] = shift - linear @ origin
     report.update({"side": side, "ground_normal": [round(float(c), 4) for c in up]})
-    log.info("scan aligned: %s foot, sole contact %.2f, heel/toe contrast %.2f, side score %.2f",
+    log.info("scan aligned: %s foot, sole contact %s, heel/toe contrast %.2f, side score %.2f",
              side, report["sole_contact"], contrast, score)
     return FootScan(clean.path, local, plan, outline, side, clean.units, to_canonical,
                     {**clean.report, **report})

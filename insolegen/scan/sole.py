@@ -45,6 +45,7 @@ MIN_FOOT_AREA_MM2 = 6000.0       # a small child's footprint is about 8000 mm2
 MAX_FEET = 2
 CORE_MM = 10.0
 DORSUM_LAYER_MM = 20.0           # a foot's dorsum is 40 mm or more above its sole
+LAYER_CELL_MM = 5.0
 IMPRESSION_MARGIN_MM = 3.0       # core this much deeper than the border band: a cavity
 MIN_SURROUND_FRACTION = 0.2      # of the (evenly spread) points on the surround plane
 RANSAC_PLANES = 300
@@ -101,6 +102,8 @@ def surround_plane(points: np.ndarray) -> tuple[np.ndarray, float] | None:
     normals = np.cross(b - a, c - a)
     size = np.linalg.norm(normals, axis=1)
     ok = size > 1e-6
+    if not ok.any():
+        return None
     normals = normals[ok] / size[ok, None]
     offsets = np.einsum("ij,ij->i", normals, a[ok])
     test = sample[:: max(1, len(sample) // 4000)]
@@ -177,7 +180,14 @@ def find_soles(points: np.ndarray, kind: str | None = None) -> list[Sole] | None
     core = ndimage.binary_erosion(regions[0], iterations=core_px)
     band = regions[0] & ~core
     inner, border = float(np.nanmedian(near_d[core])), float(np.nanmedian(near_d[band]))
-    layer = float(np.nanmedian(far_d[core] - near_d[core]))
+    # What lies behind the visible layer, over LAYER_CELL_MM cells (a sparse cloud has
+    # few points per fine cell).
+    k = int(round(LAYER_CELL_MM / GRID_MM))
+    coarse = (ij[:, 0] // k) * (shape[1] // k + 1) + ij[:, 1] // k
+    far_coarse = _layers(d, coarse, (shape[0] // k + 1) * (shape[1] // k + 1))[2]
+    ci, cj = np.nonzero(core)
+    behind = far_coarse[(ci // k) * (shape[1] // k + 1) + cj // k] - near_d[ci, cj]
+    layer = float(np.nanmedian(behind)) if len(behind) else 0.0
     detected = ("impression" if inner > border + IMPRESSION_MARGIN_MM else
                 "foot" if layer >= DORSUM_LAYER_MM else "plantar")
     report = {"scan_kind": kind or detected, "scan_kind_source": "given" if kind else "detected",
