@@ -109,6 +109,21 @@ def test_foam_box_of_both_feet(made, full, name):
     assert one["side"] == "left" and one["foot_length_mm"] == feet[0]["foot_length_mm"]
 
 
+def test_full_scans_of_both_feet_in_one_file(tmp_path, full):
+    """The real left and right scans in one file (as the scanner placed them), turned and in
+    inches: split, each measured as its own full scan, sides from their shapes."""
+    both = trimesh.util.concatenate([trimesh.load(str(ROOT / "scans" / f"dupontgu_{s}_m.stl"))
+                                     for s in ("left", "right")])
+    both.apply_scale(1000.0)
+    path = tmp_path / "both.stl"
+    ms.posed(both, turn=0.8, mm_per_unit=25.4).export(str(path))
+    feet = measure_scan(path)["feet"]
+    assert [f["side"] for f in feet] == ["left", "right"]
+    for foot in feet:
+        assert foot["kind"] == "foot" and foot["units_detected"] == "in"
+        _close(foot, full[foot["side"]])
+
+
 def test_insoles_from_a_plantar_scan_and_a_foam_box(tmp_path, made):
     """Insoles from the posed plantar scan and from each foot of the posed box (each side its
     own foot), with plans within 3 mm of those the full scans make."""

@@ -96,8 +96,8 @@ def _stages(raw, units: str | None, scale: float | None, kind: str | None
     if clean.soles:
         return [(scan, measure_foot_scan(scan, dorsum=False))
                 for scan in (align_sole(clean, sole) for sole in clean.soles)]
-    scan = align_scan(clean)
-    return [(scan, measure_foot_scan(scan))]
+    scans = [align_scan(clean)] + ([] if clean.second is None else [align_scan(clean.second)])
+    return [(scan, measure_foot_scan(scan)) for scan in scans]
 
 
 def process_feet(path: Path | str, units: str | None = None,
