@@ -76,7 +76,8 @@ def _plan(path, z: float = 0.4) -> shapely.Polygon:
 
 def _gap(a: shapely.Polygon, b: shapely.Polygon) -> float:
     pa, pb = (shapely.points(np.asarray(p.exterior.coords)) for p in (a, b))
-    return float(max(shapely.distance(pa, b.exterior).max(), shapely.distance(pb, a.exterior).max()))
+    return float(max(shapely.distance(pa, b.exterior).max(),
+                     shapely.distance(pb, a.exterior).max()))
 
 
 @pytest.mark.parametrize("name,units,length", [("plantar", None, None),

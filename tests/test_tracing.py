@@ -66,7 +66,8 @@ def _plan(path: Path, z: float = 0.4) -> Polygon:
 
 def _hausdorff(a: Polygon, b: Polygon) -> float:
     pa, pb = (shapely.points(np.asarray(p.exterior.coords)) for p in (a, b))
-    return float(max(shapely.distance(pa, b.exterior).max(), shapely.distance(pb, a.exterior).max()))
+    return float(max(shapely.distance(pa, b.exterior).max(),
+                     shapely.distance(pb, a.exterior).max()))
 
 
 def _write_csv(path: Path, ring: np.ndarray, header: str = "x,y", scale: float = 1.0,
@@ -307,3 +308,34 @@ def test_cli_outline_and_bad_cases(tmp_path, real_outline):
         assert done.returncode == 2, (args, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert not target.exists() or not any(target.iterdir())
+
+
+def test_batch_outline_orders(tmp_path, real_outline):
+    """A batch row with an outline: made; its fingerprint follows the file's bytes, not its
+    folder; an outline outside --scan-root is refused like a scan."""
+    from insolegen.batch.orders import validate
+    from insolegen.batch.orders_file import Row
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = _write_csv(folder / "foot.csv", real_outline)
+    row = Row(2, {"order_id": "T1", "outline": "foot.csv", "conditions": "neutral",
+                  "side": "right"})
+    jobs, failed = validate([row], folder)
+    assert not failed
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    again, _ = validate([row], moved)
+    assert again[0].fingerprint == jobs[0].fingerprint
+    _write_csv(moved / "foot.csv", real_outline * 1.01)
+    changed, _ = validate([row], moved)
+    assert changed[0].fingerprint != jobs[0].fingerprint
+    root = tmp_path / "root"
+    root.mkdir()
+    _, refused = validate([row], moved, scan_root=root)
+    assert "outline = 'foot.csv': outside the scan root" in refused[0].error
+    orders = moved / "orders.csv"
+    orders.write_text("order_id,outline,conditions,side,resolution_mm\nT1,foot.csv,neutral,"
+                      "right,2\n")
+    done = run_cli("batch", str(orders), "--out", str(tmp_path / "out"), "--workers", "0")
+    assert done.returncode == 0, done.stderr
+    assert trimesh.load(str(tmp_path / "out" / "T1" / "T1_right.stl")).is_watertight

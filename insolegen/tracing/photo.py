@@ -150,9 +150,9 @@ def _rectified(path: Path, grey: np.ndarray, dpi: float | None, sheet: tuple[flo
             raise OutlineError(f"{what}: {dpi:g} dpi makes a sheet too large to trace")
         out = cv2.resize(grey, None, fx=fx, fy=fx, interpolation=cv2.INTER_AREA
                          if fx < 1 else cv2.INTER_LINEAR)
-        return out, 1.0 / PX_PER_MM, {"scale_from": f"the image's stated resolution, {round(dpi, 1):g} "
-                                                    "dpi (the page fills the image: a flatbed "
-                                                    "scan)"}
+        how = (f"the image's stated resolution, {round(dpi, 1):g} dpi (the page fills the "
+               "image: a flatbed scan)")
+        return out, 1.0 / PX_PER_MM, {"scale_from": how}
     if len(corners) != 4:
         raise OutlineError(f"{what}: no sheet of paper found (a bright four-cornered region of "
                            f"at least {MIN_SHEET_FRACTION:.0%} of the image)")
