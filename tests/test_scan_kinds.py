@@ -53,6 +53,7 @@ def made(tmp_path_factory) -> dict:
         "box": ms.posed(box),
         "box_posed_mirrored": ms.posed(box, turn=1.3, mirror=True, mm_per_unit=25.4,
                                        noise_mm=0.3, holes=8, seed=3),
+        "box_unscaled": ms.posed(box, turn=-2.0, mm_per_unit=UNKNOWN_MM, noise_mm=0.2, seed=4),
     }
     paths = {}
     for name, mesh in files.items():
@@ -101,11 +102,15 @@ def test_plantar_scans(made, full, name, units, length):
         assert abs(check["scale_mm_per_unit"] / UNKNOWN_MM - 1) <= 0.01
 
 
-@pytest.mark.parametrize("name", ["box", "box_posed_mirrored"])
+@pytest.mark.parametrize("name", ["box", "box_posed_mirrored", "box_unscaled"])
 def test_foam_box_of_both_feet(made, full, name):
     """Told to be an impression of two feet; each measured as its full scan (a mirrored box
-    swaps them: its right foot is the real left foot mirrored)."""
-    got = measure_scan(made[name])
+    swaps them: its right foot is the real left foot mirrored); an unscaled box scaled by
+    the foot length given (the two feet's mean)."""
+    given = None
+    if name == "box_unscaled":
+        given = (full["left"]["foot_length_mm"] + full["right"]["foot_length_mm"]) / 2
+    got = measure_scan(made[name], foot_length_mm=given)
     feet = got["feet"]
     assert [f["side"] for f in feet] == ["left", "right"]
     for foot in feet:
@@ -113,6 +118,11 @@ def test_foam_box_of_both_feet(made, full, name):
         source = foot["side"] if name == "box" else {"left": "right", "right": "left"}[foot["side"]]
         _close(foot, full[source])
         assert foot["arch_height_index"] is None
+        if given is not None:
+            assert foot["units_detected"] == "scaled"
+            assert abs(foot["foot_length_check"]["scale_mm_per_unit"] / UNKNOWN_MM - 1) <= 0.01
+    if given is not None:
+        return
     one = measure_scan(made[name], foot="left")
     assert one["side"] == "left" and one["foot_length_mm"] == feet[0]["foot_length_mm"]
 
