@@ -172,7 +172,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     The order's ``formats`` add 3MF, OBJ, preview and ticket
     (:mod:`insolegen.output.making`). Batch workers call it and stage or return the
     bytes (:mod:`insolegen.batch.work`). ``foot`` stands in for the order's own foot, e.g. one read from a copy of
-    the scan on the worker.
+    the scan on the worker; a dict of feet by side (:func:`foot_for` of a file of both
+    feet) designs each side on its own foot, the left then not the right's mirror.
     """
     t0 = time.perf_counter()
     foot = foot_for(order) if foot is None else foot

@@ -119,23 +119,14 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
         for key in SCAN_FIELDS:
             if not _blank(data.get(key)) and data.get(key) is not False:
                 raise InputError(f"{key} = {shown(data[key])}: only with a scan")
-    if scan is not None and "foot_length_mm" in given:
-        from insolegen.foot.measurements import RANGES
-        from insolegen.core.numbers import parse_number
-        low, high = RANGES["foot_length_mm"]
-        accepted = f"a length in mm from {low:g} to {high:g} (scales an unscaled scan)"
-        length = parse_number(given.pop("foot_length_mm"), "foot_length_mm", accepted)
-        if not low <= length <= high:
-            raise InputError(f"foot_length_mm = {data['foot_length_mm']!r}: out of range, "
-                             f"expected {accepted}")
-        options["scan_foot_length_mm"] = length
+    scan_length = _scan_foot_length(given) if scan is not None else None
     if scan is not None:
         if given or shoe is not None:
             raise InputError(f"scan: give a scan or measurements ({', '.join(given) or 'shoe_size'}),"
                              " not both: the scan is measured")
         options["scan"] = _scan_options(data, side)
-        if "scan_foot_length_mm" in options:
-            options["scan"]["foot_length_mm"] = options.pop("scan_foot_length_mm")
+        if scan_length is not None:
+            options["scan"]["foot_length_mm"] = scan_length
         path = Path(scan)
         if not path.is_absolute():
             path = (base_dir or Path.cwd()) / path
@@ -233,6 +224,22 @@ def _scan_options(data: dict, side: str) -> dict:
                              "(which foot of a scan that holds both)")
         options["foot"] = foot
     return options
+
+
+def _scan_foot_length(given: dict) -> float | None:
+    """A ``foot_length_mm`` given beside a scan (taken out of ``given``), checked: it scales
+    an unscaled scan or checks a scaled one."""
+    if "foot_length_mm" not in given:
+        return None
+    from insolegen.foot.measurements import RANGES
+    from insolegen.core.numbers import parse_number
+    low, high = RANGES["foot_length_mm"]
+    accepted = f"a length in mm from {low:g} to {high:g} (scales an unscaled scan)"
+    text = given.pop("foot_length_mm")
+    length = parse_number(text, "foot_length_mm", accepted)
+    if not low <= length <= high:
+        raise InputError(f"foot_length_mm = {text!r}: out of range, expected {accepted}")
+    return length
 
 
 def _outline_options(data: dict, side: str, base_dir: Path | None, other: bool) -> dict | None:
