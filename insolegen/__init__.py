@@ -9,7 +9,8 @@ and imported on first use, so ``import insolegen`` stays cheap:
 - :func:`order_from_mapping` and :class:`Order` (an order's fields, validated);
 - the values between stages: :class:`Foot`, :class:`Prescription`,
   :class:`InsoleDesign`, and their makers :func:`foot_from_measurements`,
-  :func:`foot_from_scan`, :func:`prescribe`, :func:`design_insole`;
+  :func:`foot_from_scan` (:func:`feet_from_scan` for a file of both feet),
+  :func:`foot_from_outline`, :func:`prescribe`, :func:`design_insole`;
 - the errors: :class:`InsolegenError` and its kinds.
 """
 
@@ -30,7 +31,8 @@ _LAZY = {
     "run_batch": "insolegen.batch.run", "BatchResult": "insolegen.batch.run",
     "Order": "insolegen.pipeline.order", "order_from_mapping": "insolegen.pipeline.order",
     "Foot": "insolegen.foot.model", "foot_from_measurements": "insolegen.foot.measurements",
-    "foot_from_scan": "insolegen.scan.read",
+    "foot_from_scan": "insolegen.scan.read", "feet_from_scan": "insolegen.scan.read",
+    "foot_from_outline": "insolegen.tracing.read",
     "Prescription": "insolegen.prescription.profiles", "prescribe": "insolegen.prescription.profiles",
     "InsoleDesign": "insolegen.design.model", "design_insole": "insolegen.design.model",
 }

@@ -71,7 +71,8 @@ def test_given_units_override_detection(mesh, reference, tmp_path):
     result = measure_scan(path, units="centimetres")
     assert result["units_detected"] == "cm" and result["units_source"] == "given"
     assert result["foot_length_mm"] == pytest.approx(reference["foot_length_mm"], abs=0.3)
-    with pytest.raises(ScanError, match="foot length"):
+    with pytest.raises(ScanError, match="the scan comes out 23.86 mm long in mm; .* give "
+                                        "--scan-units cm"):
         measure_scan(path, units="mm")  # a 24 mm foot
     with pytest.raises(InputError, match="scan_units = 'furlong'"):
         measure_scan(path, units="furlong")

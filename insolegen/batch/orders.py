@@ -167,7 +167,8 @@ def _number(value: object) -> object:
         return value.strip().casefold() if isinstance(value, str) else value
 
 
-def fingerprint(order: Order, scan_sha256: str | None, parameters: Mapping) -> str:
+def fingerprint(order: Order, scan_sha256: str | None, parameters: Mapping,
+                outline_sha256: str | None = None) -> str:
     """The input fingerprint: the validated order, its scan's bytes, the parameters it
     resolves to and the insolegen version, hashed.
 
@@ -183,6 +184,10 @@ def fingerprint(order: Order, scan_sha256: str | None, parameters: Mapping) -> s
     data["overrides"] = {k: _number(v) for k, v in data["overrides"].items()}
     if order.scan is not None:
         data["scan"] = {"name": Path(order.scan).name, "sha256": scan_sha256}
+    if "outline" in order.options:  # an outline file enters like a scan: name and bytes
+        outline = dict(data["options"]["outline"])
+        outline["path"] = {"name": Path(outline["path"]).name, "sha256": outline_sha256}
+        data["options"] = {**data["options"], "outline": outline}
     blob = {"insolegen_version": __version__, "order": data, "parameters": dict(parameters)}
     return "sha256:" + hashlib.sha256(_canonical(blob)).hexdigest()
 
@@ -241,6 +246,20 @@ class Validator:
                                    if fields.get(k) is None or not str(fields[k]).strip()}}
         order = order_from_mapping(fields, self.base_dir)
         scan_sha = None
+        outline = order.options.get("outline", {}).get("path")
+        if outline is not None and self.root is not None:
+            real = Path(os.path.realpath(outline))
+            if not real.is_relative_to(self.root):
+                raise InputError(f"outline = {shown(row.fields.get('outline'))}: outside the "
+                                 f"scan root '{self.root}' (it is {shown(str(real))}); only "
+                                 "files under the root are read")
+        outline_sha = None
+        if outline is not None:
+            try:
+                outline_sha = sha256_file(Path(outline))
+            except OSError as exc:
+                raise InputError(f"outline = {shown(outline)}: cannot be read "
+                                 f"({exc.strerror or exc})") from None
         if order.scan is not None:
             if self.root is not None:
                 real = Path(os.path.realpath(order.scan))
@@ -256,7 +275,7 @@ class Validator:
                                      f"({exc.strerror or exc})") from None
             scan_sha = self.scan_hashes[order.scan]
         params = prescribe(order.conditions, order.overrides, order.base).parameters
-        return Job(row.line, order, fingerprint(order, scan_sha, params), scan_sha,
+        return Job(row.line, order, fingerprint(order, scan_sha, params, outline_sha), scan_sha,
                    parameters_sha256(params))
 
 

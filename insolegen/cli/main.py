@@ -37,6 +37,8 @@ def _order_fields(args: argparse.Namespace) -> dict:
         "scan": args.scan, "scan_units": args.scan_units,
         "side_from_scan": True if args.side_from_scan else None,
         "printer": args.printer, "bed": args.bed,
+        "outline": args.outline, "sheet": args.sheet,
+        "scan_kind": args.scan_kind, "foot": args.foot,
     }
     overrides = {}
     from insolegen.prescription.parameters import parse_override
@@ -97,8 +99,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
+    from insolegen.core.errors import InputError
+    if (args.scan is None) == (args.outline is None):
+        raise InputError("measure: give a SCAN file or --outline FILE (one of the two)")
+    if args.outline is not None:
+        for name, value in (("scan_units", args.scan_units), ("foot_length_mm", args.foot_length),
+                            ("scan_kind", args.scan_kind), ("foot", args.foot)):
+            if value is not None:
+                raise InputError(f"{name} = {value!r}: only with a scan")
+        from insolegen.tracing.read import measure_outline
+        side = None if args.side in (None, "both") else args.side
+        print(json.dumps(measure_outline(Path(args.outline), side, args.sheet), indent=2))
+        return 0
+    if args.sheet is not None:
+        raise InputError(f"sheet = {args.sheet!r}: only with --outline (a photo of a tracing)")
     from insolegen.scan.read import measure_scan
-    print(json.dumps(measure_scan(Path(args.scan), args.scan_units), indent=2))
+    length = None
+    if args.foot_length is not None:
+        from insolegen.core.numbers import parse_number
+        length = parse_number(args.foot_length, "foot_length_mm", "a length in mm")
+        from insolegen.foot.measurements import RANGES
+        low, high = RANGES["foot_length_mm"]
+        if not low <= length <= high:
+            raise InputError(f"foot_length_mm = {args.foot_length!r}: out of range, expected "
+                             f"a length in mm from {low:g} to {high:g}")
+    from insolegen.scan.sole import parse_kind
+    kind = None if args.scan_kind is None else parse_kind(args.scan_kind)
+    if args.foot not in (None, "left", "right", "both"):
+        raise InputError(f"foot = {args.foot!r}: expected left, right or both")
+    print(json.dumps(measure_scan(Path(args.scan), args.scan_units, length, kind, args.foot),
+                     indent=2))
     return 0
 
 
@@ -242,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     g = sub.add_parser("generate", help="make a left/right insole pair from measurements")
-    g.add_argument("--foot-length", metavar="MM", help="heel to longest toe, mm")
+    g.add_argument("--foot-length", metavar="MM", help="heel to longest toe, mm; with --scan: "
+                   "scales an unscaled scan (or checks a scaled one)")
     g.add_argument("--shoe-size", metavar="SIZE", help="instead of --foot-length: 'EU 42', "
                    "'UK 8', 'US-M 9', 'US-W 10.5', 'Mondopoint 265'")
     g.add_argument("--ball-width", metavar="MM", help="widest part of the forefoot, mm")
@@ -273,6 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "make the scanned foot's side when the scan is of the other foot "
                    "(default: refuse)")
     _printer_options(g)
+    g.add_argument("--scan-kind", metavar="KIND", help="foot (full 3D), plantar (sole only) "
+                   "or impression (a foam box's negative); default: told from the shape")
+    g.add_argument("--foot", metavar="SIDE", help="left, right or both: which foot of a scan "
+                   "holding both to make from (default: each side from its own foot)")
+    g.add_argument("--outline", metavar="FILE", help="instead of measurements: a plantar "
+                   "outline (CSV x,y mm, DXF, SVG) or a photo / flatbed scan of a paper "
+                   "tracing (JPEG, PNG)")
+    g.add_argument("--sheet", metavar="SIZE", help="with a tracing photo: the sheet it is "
+                   "drawn on, A4 (default), Letter, A3 or WxH in mm")
     g.add_argument("--out", required=True, metavar="DIR", help="output folder")
     g.add_argument("--force", action="store_true", help="overwrite existing files")
     g.set_defaults(func=cmd_generate)
@@ -285,8 +325,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("measure", help="measure a 3D foot scan: JSON on stdout (mm, output "
                        "frame)")
-    m.add_argument("scan", metavar="SCAN", help="STL, OBJ or PLY mesh; PLY or XYZ point cloud")
+    m.add_argument("scan", metavar="SCAN", nargs="?",
+                   help="STL, OBJ or PLY mesh; PLY or XYZ point cloud")
     m.add_argument("--scan-units", metavar="UNIT", help="mm, cm, in or m (default: detected)")
+    m.add_argument("--foot-length", metavar="MM", help="the foot's length: scales an unscaled "
+                   "scan (without --scan-units) or checks it")
+    m.add_argument("--scan-kind", metavar="KIND", help="foot, plantar or impression "
+                   "(default: told from the shape)")
+    m.add_argument("--foot", metavar="SIDE", help="left, right or both (default): which feet of "
+                   "a scan holding both to measure")
+    m.add_argument("--outline", metavar="FILE", help="instead of a scan: an outline CSV, DXF, "
+                   "SVG or a photo / flatbed scan of a paper tracing (JPEG, PNG)")
+    m.add_argument("--sheet", metavar="SIZE", help="with a tracing photo: A4 (default), "
+                   "Letter, A3 or WxH in mm")
+    m.add_argument("--side", choices=["left", "right"], help="with --outline: the foot's side "
+                   "(default: from the outline's shape)")
     m.set_defaults(func=cmd_measure)
 
     p = sub.add_parser("profiles", help="list condition profiles, or show one resolved")

@@ -46,11 +46,21 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def foot_for(order: Order) -> Foot:
-    """The order's foot, from its scan or its measurements."""
+def foot_for(order: Order) -> Foot | dict[str, Foot]:
+    """The order's foot, from its scan, its outline or its measurements; for a scan file
+    that holds both feet and an order for both sides (no ``foot`` picked), each side's own
+    foot by side."""
     if order.scan is not None:
-        from insolegen.scan.read import foot_from_scan  # scans pull in more; load them only if needed
-        return foot_from_scan(Path(order.scan), **order.options.get("scan", {}))
+        from insolegen.scan.read import feet_from_scan, foot_from_scan  # scans pull in more
+        options = order.options.get("scan", {})
+        if order.side == "both" and options.get("foot") in (None, "both"):
+            feet = feet_from_scan(Path(order.scan), options.get("units"),
+                                  options.get("foot_length_mm"), options.get("kind"))
+            return feet if len(feet) > 1 else next(iter(feet.values()))
+        return foot_from_scan(Path(order.scan), **options)
+    if "outline" in order.options:
+        from insolegen.tracing.read import foot_from_outline
+        return foot_from_outline(**order.options["outline"])
     return foot_from_measurements(order.measurements)
 
 
@@ -64,9 +74,11 @@ def sides_for(order: Order, foot: Foot) -> tuple[str, ...]:
 
 
 def design_for(order: Order) -> InsoleDesign:
-    """Resolve the order into a design (no files)."""
-    return design_insole(foot_for(order), prescribe(order.conditions, order.overrides,
-                                                    order.base), order.resolution_mm)
+    """Resolve the order into a design (no files); of a file of both feet, the right one's."""
+    foot = foot_for(order)
+    return design_insole(foot["right"] if isinstance(foot, dict) else foot,
+                         prescribe(order.conditions, order.overrides, order.base),
+                         order.resolution_mm)
 
 
 def _self_check(side: str, measured: dict, checks: dict) -> None:
@@ -161,21 +173,33 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     The order's ``formats`` add 3MF, OBJ, preview and ticket
     (:mod:`insolegen.output.making`). Batch workers call it and stage or return the
     bytes (:mod:`insolegen.batch.work`). ``foot`` stands in for the order's own foot, e.g. one read from a copy of
-    the scan on the worker.
+    the scan on the worker; a dict of feet by side (:func:`foot_for` of a file of both
+    feet) designs each side on its own foot, the left then not the right's mirror.
     """
     t0 = time.perf_counter()
-    design = design_for(order) if foot is None else design_insole(
-        foot, prescribe(order.conditions, order.overrides, order.base), order.resolution_mm)
+    foot = foot_for(order) if foot is None else foot
+    prescription = prescribe(order.conditions, order.overrides, order.base)
+    # A file of both feet: each side designed on its own foot, the right one reported first.
+    designs = {side: design_insole(f, prescription, order.resolution_mm)
+               for side, f in (foot.items() if isinstance(foot, dict) else [("", foot)])}
+    design = designs.get("right", designs.get(""))
     t1 = time.perf_counter()
     preset = order.printer_preset()
     if preset is not None:  # refused before any mesh is made: the outline is known now
-        outline = np.asarray(design.outline.exterior.coords)
-        require_fit(f"the {design.insole_length_mm:.1f} mm insole's outline", outline, preset)
-    solids, engravings = solids_for(order, design, sides_for(order, design.foot))
+        for own in designs.values():
+            outline = np.asarray(own.outline.exterior.coords)
+            require_fit(f"the {own.insole_length_mm:.1f} mm insole's outline", outline, preset)
+    if "" in designs:
+        solids, engravings = solids_for(order, design, sides_for(order, design.foot))
+    else:
+        solids, engravings = {}, {}
+        for side, own in designs.items():
+            made = solids_for(order, own, (side,))
+            solids.update(made[0])
+            engravings.update(made[1])
     fits = {side: require_fit(f"the {side} insole", solid.vertices, preset)
             for side, solid in solids.items()} if preset is not None else {}
     t2 = time.perf_counter()
-    landmarks = {k: tuple(v) for k, v in design.landmarks.items()}
     files: dict[str, bytes] = {}
     names: dict[str, str] = {}
     vectors: dict[str, np.ndarray] = {}
@@ -185,8 +209,10 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     printable: dict[str, dict] = {}
     for side in sorted(solids, key=lambda s: s != "right"):  # right first: left mirrors it
         solid = solids[side]
+        own = designs.get(side, design)
+        landmarks = {k: tuple(v) for k, v in own.landmarks.items()}
         name = f"{order.order_id}_{side}.stl"
-        mirror = side == "left" and "right" in stl and not engravings
+        mirror = side == "left" and "right" in stl and not engravings and "" in designs
         data = stl[side] = stl_file(order, side, solid, stl["right"] if mirror else None)
         if "stl" in order.formats:
             files[name] = data
@@ -201,9 +227,9 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
             continue
         vertices, faces = _as_read(vectors[side], solid)
         edges = edge_counts(faces, len(vertices))
-        measured[side] = measure(vertices, faces, side, landmarks, design.heel_width_mm,
-                                 design.seat_exclusions, edges)
-        checks[side] = compare(measured[side], design.expected, design.resolution_mm)
+        measured[side] = measure(vertices, faces, side, landmarks, own.heel_width_mm,
+                                 own.seat_exclusions, edges)
+        checks[side] = compare(measured[side], own.expected, own.resolution_mm)
         _self_check(side, measured[side], checks[side])
         printable[side] = check_mesh(vertices, faces, material(order.material), thorough=False,
                                      edges=edges)
@@ -215,7 +241,9 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     t3x = time.perf_counter()
     hashes = {name: sha256(data) for name, data in files.items()}
     report = {"insolegen_version": __version__, "order": order.to_json(), "files": names,
-              "design": design.to_json(), "measured": measured, "checks": checks,
+              "design": design.to_json(),
+              **({} if "" in designs else {"design_left": designs["left"].to_json()}),
+              "measured": measured, "checks": checks,
               "making": making_report(order, measured, printable, engravings, hashes)}
     if preset is not None:
         report["making"]["printer"] = {**preset.to_json(), "fit": fits}

@@ -21,10 +21,12 @@ from insolegen.prescription.profiles import parse_conditions
 SIDES = ("left", "right", "both")
 FORMATS = ("stl", "3mf", "obj", "png", "pdf")
 MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm")
-SCAN_FIELDS = ("scan_units", "side_from_scan")
+SCAN_FIELDS = ("scan_units", "side_from_scan", "scan_kind", "foot")
+OUTLINE_FIELDS = ("outline", "sheet")
 MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm", "printer", "bed")
 KNOWN_FIELDS = ("order_id", "side", "base", "conditions", "shoe_size", "scan", "formats", "set",
-                "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *MAKING_FIELDS)
+                "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *OUTLINE_FIELDS,
+                *MAKING_FIELDS)
 _FLAGS = {"true": True, "yes": True, "1": True, "on": True,
           "false": False, "no": False, "0": False, "off": False}
 
@@ -123,15 +125,23 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
     shoe = None if _blank(data.get("shoe_size")) else data.get("shoe_size")
     scan = None if _blank(data.get("scan")) else str(data["scan"])
     options: dict = {}
+    outline = _outline_options(data, side, base_dir, bool(given) or shoe is not None or
+                               scan is not None)
+    if outline is not None:
+        options["outline"] = outline
+        given, shoe = {}, None
     if scan is None:
         for key in SCAN_FIELDS:
             if not _blank(data.get(key)) and data.get(key) is not False:
                 raise InputError(f"{key} = {shown(data[key])}: only with a scan")
+    scan_length = _scan_foot_length(given) if scan is not None else None
     if scan is not None:
         if given or shoe is not None:
             raise InputError(f"scan: give a scan or measurements ({', '.join(given) or 'shoe_size'}),"
                              " not both: the scan is measured")
         options["scan"] = _scan_options(data, side)
+        if scan_length is not None:
+            options["scan"]["foot_length_mm"] = scan_length
         path = Path(scan)
         if not path.is_absolute():
             path = (base_dir or Path.cwd()) / path
@@ -142,6 +152,8 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
         if not found:
             raise InputError(f"scan = {shown(data['scan'])}: no such file ({shown(str(path))})")
         scan = str(path)
+        measurements = None
+    elif outline is not None:
         measurements = None
     else:
         if "foot_length_mm" not in given and shoe is None:
@@ -225,4 +237,56 @@ def _scan_options(data: dict, side: str) -> dict:
         if key not in _FLAGS:
             raise InputError(f"side_from_scan = {shown(flag)}: expected true or false")
         options["side_from_scan"] = _FLAGS[key]
+    if not _blank(data.get("scan_kind")):
+        from insolegen.scan.sole import parse_kind
+        options["kind"] = parse_kind(data["scan_kind"])
+    if not _blank(data.get("foot")):
+        foot = str(data["foot"]).strip().lower()
+        if foot not in SIDES:
+            raise InputError(f"foot = {shown(data['foot'])}: expected left, right or both "
+                             "(which foot of a scan that holds both)")
+        options["foot"] = foot
+    return options
+
+
+def _scan_foot_length(given: dict) -> float | None:
+    """A ``foot_length_mm`` given beside a scan (taken out of ``given``), checked: it scales
+    an unscaled scan or checks a scaled one."""
+    if "foot_length_mm" not in given:
+        return None
+    from insolegen.foot.measurements import RANGES
+    from insolegen.core.numbers import parse_number
+    low, high = RANGES["foot_length_mm"]
+    accepted = f"a length in mm from {low:g} to {high:g} (scales an unscaled scan)"
+    text = given.pop("foot_length_mm")
+    length = parse_number(text, "foot_length_mm", accepted)
+    if not low <= length <= high:
+        raise InputError(f"foot_length_mm = {text!r}: out of range, expected {accepted}")
+    return length
+
+
+def _outline_options(data: dict, side: str, base_dir: Path | None, other: bool) -> dict | None:
+    """Keyword arguments for :func:`insolegen.tracing.read.foot_from_outline`, or None."""
+    if _blank(data.get("outline")):
+        if not _blank(data.get("sheet")):
+            raise InputError(f"sheet = {shown(data['sheet'])}: only with an outline (a photo "
+                             "or scan of a tracing)")
+        return None
+    if other:
+        raise InputError(f"outline = {shown(data['outline'])}: give one foot source: an "
+                         "outline, a scan or measurements, not several")
+    path = Path(str(data["outline"]))
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
+        raise InputError(f"outline = {shown(data['outline'])}: no such file ({shown(str(path))})")
+    options: dict = {"path": str(path), "side": None if side == "both" else side}
+    if not _blank(data.get("sheet")):
+        from insolegen.tracing.photo import parse_sheet
+        parse_sheet(data["sheet"])
+        options["sheet"] = str(data["sheet"]).strip()
     return options

@@ -39,7 +39,6 @@ from insolegen.foot.outline import width_profile
 from insolegen.scan.plantar import footprint, lowest_grid, smooth_outline
 from insolegen.scan.clean import CleanScan, voxel_representatives
 from insolegen.core.points import dot, principal_axes
-from insolegen.scan.load import UNITS
 
 log = logging.getLogger("insolegen")
 
@@ -273,6 +272,29 @@ def align_scan(clean: CleanScan) -> FootScan:
         up = -hull.equations[_settle(hull, rep.mean(axis=0), up), :3]
         rot = _frame(up, rep)
         ground = float(dot(points, up).min())
+    return orient_in_plan(clean, points, up, rot, ground, report)
+
+
+def align_sole(clean: CleanScan, sole) -> FootScan:
+    """A plantar or impression scan's sole (:class:`insolegen.scan.sole.Sole`) in the
+    canonical frame: its up is known, so steps 3-6 only."""
+    rep = voxel_representatives(sole.points, SAMPLE_VOXEL_MM)
+    report = {**sole.report, "resting_poses": None, "sole_contact": None,
+              "next_best_contact": None, "points_above_ankle": 0}
+    return orient_in_plan(clean, sole.points, sole.up, _frame(sole.up, rep),
+                          float(dot(sole.points, sole.up).min()), report)
+
+
+def orient_in_plan(clean: CleanScan, points: np.ndarray, up: np.ndarray, rot: np.ndarray,
+                   ground: float, report: dict) -> FootScan:
+    """Steps 3-6 of the module docstring, for (n, 3) points (mm, the file's frame) whose sole
+    faces ``-up`` and touches ``up . p = ground``; ``rot`` (3, 3) rows X, Y, Z = ``up``.
+
+    Raises
+    ------
+    ScanError
+        Ends that look alike, or sides that cannot be told apart: not a foot.
+    """
     origin = up * ground
     local = dot(points - origin, rot)
     length = float(np.ptp(local[:, 0]))
@@ -315,10 +337,10 @@ def align_scan(clean: CleanScan) -> FootScan:
 
     linear = mirror @ turn @ yaw @ rot
     to_canonical = np.eye(4)
-    to_canonical[:3, :3] = linear * UNITS[clean.units]
+    to_canonical[:3, :3] = linear * clean.scale
     to_canonical[:3, 3] = shift - linear @ origin
     report.update({"side": side, "ground_normal": [round(float(c), 4) for c in up]})
-    log.info("scan aligned: %s foot, sole contact %.2f, heel/toe contrast %.2f, side score %.2f",
+    log.info("scan aligned: %s foot, sole contact %s, heel/toe contrast %.2f, side score %.2f",
              side, report["sole_contact"], contrast, score)
     return FootScan(clean.path, local, plan, outline, side, clean.units, to_canonical,
                     {**clean.report, **report})

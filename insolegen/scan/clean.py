@@ -13,7 +13,9 @@
 - **Pieces**: points are binned into :data:`CLUSTER_VOXEL_MM` voxels; voxels
   touching (26-neighbours) form pieces; the largest piece is the foot and the
   rest (stray points, scanner debris) is dropped. A second piece at least half
-  as big means two feet or two objects, and is refused.
+  as big and a foot's size is the other foot (a file of two feet): it is
+  kept as a scan of its own (:attr:`CleanScan.second`); three, or a second
+  too small for a foot, are refused.
 
 From here on a scan is a set of points spread evenly over its surface (a
 mesh's faces sampled at :data:`SURFACE_SPACING_MM`, every scan thinned to one
@@ -25,6 +27,7 @@ meshes are normal for scans and are left alone here.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -36,13 +39,16 @@ from scipy.spatial import ConvexHull, QhullError
 
 from insolegen.core.errors import ScanError
 from insolegen.scan.plantar import footprint, surface_samples
+from insolegen.scan.sole import Sole, find_soles
 from insolegen.core.points import dot
-from insolegen.scan.load import UNITS, RawScan, detect_units, parse_units
+from insolegen.scan.load import (UNITS, RawScan, detect_units, parse_units, scan_extent,
+                                 units_confidence, wrong_units)
 
 log = logging.getLogger("insolegen")
 
 CLUSTER_VOXEL_MM = 4.0
-SECOND_PIECE_LIMIT = 0.5          # a second piece this big (of the largest) is refused
+SECOND_PIECE_LIMIT = 0.5          # a second piece this big (of the largest) is another foot
+TWO_FEET_MIN_EXTENT_MM = 90.0     # ... if it is a foot's size, else the scan is refused
 FLOOR_TOLERANCE_MM = 2.0          # RANSAC inlier distance
 FLOOR_SHADOW_HEIGHT_MM = 40.0     # a point cloud's sole on the floor lies in the shadow of this
 FLOOR_MIN_FRACTION = 0.04         # of the points, for a plane to be a floor candidate
@@ -70,6 +76,9 @@ class CleanScan:
     units_source: str
     floor: tuple[tuple[float, float, float], float] | None
     report: dict = field(default_factory=dict)
+    scale: float = 1.0  # mm per file unit
+    soles: tuple[Sole, ...] = ()  # a plantar or impression scan's feet (then no floor removed)
+    second: CleanScan | None = None  # the other foot of a file of two
 
 
 CHUNK = 1 << 18  # rows per step over big arrays: temporaries stay small and cached
@@ -205,7 +214,8 @@ def find_floor(sample: np.ndarray) -> Floor | None:
     return None
 
 
-def clean_scan(raw: RawScan, units: str | None = None) -> CleanScan:
+def clean_scan(raw: RawScan, units: str | None = None, scale: float | None = None,
+               kind: str | None = None) -> CleanScan:
     """Millimetres, floor removed, the largest piece kept (see the module docstring).
 
     Parameters
@@ -214,16 +224,36 @@ def clean_scan(raw: RawScan, units: str | None = None) -> CleanScan:
         As read by :func:`insolegen.scan.load.read_scan`.
     units : str, optional
         ``mm``, ``cm``, ``in`` or ``m``; detected from the size when not given.
+    scale : float, optional
+        Millimetres per file unit, for an unscaled scan (``units`` is then ``scaled``).
+    kind : str, optional
+        ``foot``, ``plantar`` or ``impression``; told from the shape when not given
+        (:mod:`insolegen.scan.sole`). A plantar or impression scan comes back with
+        its ``soles`` and nothing removed.
+
+    Raises
+    ------
+    ScanError
+        The given unit makes the scan no foot's size (the message names the
+        size it came out and the unit that would fit).
     """
-    if units is None:
+    confidence = None
+    if scale is not None:
+        units, source = "scaled", "scaled to the given foot length"
+    elif units is None:
         units = detect_units(raw.vertices)[0]
         source = "detected"
+        confidence = units_confidence(scan_extent(raw.vertices), units)
     else:
         units, source = parse_units(units), "given"
-    scale = UNITS[units]
+        problem = wrong_units(scan_extent(raw.vertices), units)
+        if problem is not None:
+            raise ScanError(f"scan: {problem}")
+    scale = UNITS[units] if scale is None else float(scale)
     faces = raw.faces
     report: dict = {"file": raw.path.rsplit("/", 1)[-1], "format": raw.file_format,
                     "kind": raw.kind, "units": units, "units_source": source,
+                    "units_confidence": confidence, "scale_mm_per_unit": scale,
                     "points_read": int(len(raw.vertices)),
                     "triangles_read": None if faces is None else int(len(faces))}
     log.info("scan units: %s (%s)", units, source)
@@ -231,6 +261,14 @@ def clean_scan(raw: RawScan, units: str | None = None) -> CleanScan:
     # Sampled and thinned in the file's units, so the full-size arrays are never copied.
     points = surface_points(raw.vertices, faces, scale)
     floor = find_floor(voxel_representatives(points, SAMPLE_VOXEL_MM))
+    soles = None if kind == "foot" else find_soles(points, kind)
+    report["scan_kind"] = "foot" if not soles else soles[0].kind
+    report["scan_kind_source"] = "given" if kind else "detected"
+    if soles:
+        for key in ("floor_removed", "pieces_dropped", "points_in_dropped_pieces"):
+            report[key] = None
+        return CleanScan(raw.path, points, raw.kind, units, source, None, report, scale,
+                         tuple(soles))
     if floor is not None:
         vertices = raw.vertices * scale
         dist = dot(vertices, floor.normal) - floor.offset
@@ -273,19 +311,34 @@ def clean_scan(raw: RawScan, units: str | None = None) -> CleanScan:
         report["floor_removed"] = None
 
     labels, counts = pieces(points, CLUSTER_VOXEL_MM)
+    second = None
     if len(counts) > 1 and counts[1] >= SECOND_PIECE_LIMIT * counts[0]:
-        raise ScanError(
-            f"scan: two separate pieces of similar size ({counts[0]} and {counts[1]} voxels of "
-            f"{CLUSTER_VOXEL_MM:g} mm); accepted: one foot per scan file")
+        big = [float(np.ptp(points[labels == k], axis=0).max()) for k in (0, 1)]
+        three = len(counts) > 2 and counts[2] >= SECOND_PIECE_LIMIT * counts[0]
+        if three or min(big) < TWO_FEET_MIN_EXTENT_MM:
+            raise ScanError(
+                f"scan: {'three or more' if three else 'two'} separate pieces of similar size "
+                f"({', '.join(map(str, counts[:3]))} voxels of {CLUSTER_VOXEL_MM:g} mm, the "
+                f"smaller {min(big):.0f} mm long); accepted: one foot, or two feet, per file")
+        # Two feet in one file: the second is cleaned alike and made a scan of its own.
+        second = CleanScan(raw.path, points[labels == 1], raw.kind, units, source, None,
+                           {**report, "pieces_dropped": int(len(counts) - 2),
+                            "points_in_dropped_pieces": int((labels > 1).sum()),
+                            "feet_in_file": 2}, scale)
+        report["feet_in_file"] = 2
+        labels = np.where(labels == 1, -1, labels)
     keep = labels == 0
-    report["pieces_dropped"] = int(len(counts) - 1)
-    report["points_in_dropped_pieces"] = int((~keep).sum())
+    report["pieces_dropped"] = int(len(counts) - 1 - (second is not None))
+    report["points_in_dropped_pieces"] = int((labels > 0).sum())
     if len(counts) > 1:
         log.info("scan: %d small pieces dropped (%d points)", len(counts) - 1,
                  int((~keep).sum()))
     floor_t = None if floor is None else (tuple(float(c) for c in floor.normal),
                                           float(floor.offset))
-    return CleanScan(raw.path, points[keep], raw.kind, units, source, floor_t, report)
+    if second is not None:
+        second = dataclasses.replace(second, floor=floor_t)
+    return CleanScan(raw.path, points[keep], raw.kind, units, source, floor_t, report, scale,
+                     second=second)
 
 
 def surface_points(vertices: np.ndarray, faces: np.ndarray | None, scale: float) -> np.ndarray:

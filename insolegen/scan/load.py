@@ -86,26 +86,65 @@ def parse_units(text: object) -> str:
     return key
 
 
+def scan_extent(vertices: np.ndarray) -> float:
+    """The object's length along its first principal axis, in file units (0.5th to 99.5th
+    percentile, so a few stray points do not count)."""
+    sample = vertices[:: max(1, len(vertices) // 20000)]
+    lo, hi = np.percentile(dot(sample, principal_axes(sample)[:, -1]), [0.5, 99.5])
+    return float(hi - lo)
+
+
+def unit_fits(extent: float) -> list[str]:
+    """The units that make ``extent`` (file units) a foot scan's size, nearest typical first."""
+    low, high = UNIT_EXTENT_RANGE_MM
+    fits = [u for u, k in UNITS.items() if low <= extent * k <= high]
+    return sorted(fits, key=lambda u: abs(np.log(extent * UNITS[u] / TYPICAL_EXTENT_MM)))
+
+
+def units_confidence(extent: float, unit: str) -> dict:
+    """How sure the size makes the unit: ``high`` when no other unit fits, ``medium`` when
+    the others give a size at least twice as far (in ratio) from the typical, else ``low``;
+    with the size each other fitting unit would give (mm)."""
+    fits = unit_fits(extent)
+    others = {u: round(extent * UNITS[u], 1) for u in fits if u != unit}
+    far = [abs(np.log(extent * UNITS[u] / TYPICAL_EXTENT_MM)) for u in (unit, *others)]
+    level = "high" if not others else "medium" if min(far[1:]) >= 2 * far[0] + 0.1 else "low"
+    return {"confidence": level, "other_units_that_fit_mm": others}
+
+
+def wrong_units(extent: float, units: str) -> str | None:
+    """Why ``units`` cannot be this scan's unit (its size in them is no foot's), or None."""
+    low, high = UNIT_EXTENT_RANGE_MM
+    size = extent * UNITS[units]
+    if low <= size <= high:
+        return None
+    fits = unit_fits(extent)
+    hint = f"; in {fits[0]} it is {extent * UNITS[fits[0]]:.0f} mm: give --scan-units " \
+           f"{fits[0]}" if fits else ""
+    return (f"scan_units = {units!r}: the scan comes out {size:.4g} mm long in {units}; a foot "
+            f"scan is {low:g}-{high:g} mm{hint}, or --foot-length MM to scale an unscaled scan")
+
+
 def detect_units(vertices: np.ndarray) -> tuple[str, float]:
     """The unit that makes this object the size of a foot scan, and its extent in mm.
 
-    The extent is the object's length along its first principal axis
-    (0.5th to 99.5th percentile, so a few stray points do not count).
+    The extent is :func:`scan_extent`; of the units that fit, the one nearest the
+    typical size (in ratio) wins.
 
     Raises
     ------
     ScanError
         No unit of :data:`UNITS` puts the extent in :data:`UNIT_EXTENT_RANGE_MM`.
     """
-    sample = vertices[:: max(1, len(vertices) // 20000)]
-    lo, hi = np.percentile(dot(sample, principal_axes(sample)[:, -1]), [0.5, 99.5])
-    extent = float(hi - lo)
+    extent = scan_extent(vertices)
     low, high = UNIT_EXTENT_RANGE_MM
-    fits = [u for u, k in UNITS.items() if low <= extent * k <= high]
+    fits = unit_fits(extent)
     if not fits:
+        sizes = ", ".join(f"{extent * k:.4g} mm in {u}" for u, k in UNITS.items())
         raise ScanError(
-            f"scan: length {extent:.4g} (file units) fits no unit; expected a foot scan's "
-            f"{low:g}-{high:g} mm in mm, cm, in or m (give --scan-units if the scale is right)")
+            f"scan: length {extent:.4g} (file units) fits no unit ({sizes}); a foot scan is "
+            f"{low:g}-{high:g} mm: give --scan-units if one of these is right, or "
+            "--foot-length MM to scale an unscaled scan")
     unit = min(fits, key=lambda u: abs(np.log(extent * UNITS[u] / TYPICAL_EXTENT_MM)))
     return unit, extent * UNITS[unit]
 

@@ -86,10 +86,10 @@ class ScanMeasurements:
     ball_width_mm: float
     heel_width_mm: float
     arch_height_mm: float
-    dorsal_height_50_mm: float
+    dorsal_height_50_mm: float | None
     truncated_foot_length_mm: float
-    arch_height_index: float
-    arch_type: str
+    arch_height_index: float | None
+    arch_type: str | None
     landmarks: dict[str, tuple[float, float, float]]
     plantar: PlantarSurface
     outline: Polygon
@@ -189,8 +189,10 @@ def _plantar(scan: FootScan) -> tuple[PlantarSurface, float]:
                           tuple(tuple(map(float, row)) for row in z)), holes
 
 
-def measure_foot_scan(scan: FootScan) -> ScanMeasurements:
-    """Measure an aligned scan (definitions in the module docstring).
+def measure_foot_scan(scan: FootScan, dorsum: bool = True) -> ScanMeasurements:
+    """Measure an aligned scan (definitions in the module docstring); without ``dorsum``
+    (a plantar or impression scan: the sole only) the dorsal height, the arch height
+    index and the arch type are ``None``, not guessed.
 
     Raises
     ------
@@ -209,9 +211,11 @@ def measure_foot_scan(scan: FootScan) -> ScanMeasurements:
     rear = low[low[:, 0] <= x_min + HEEL_BREADTH_FRAC * length]
     ball_w = float(np.ptp(fore[:, 1]))
     heel_w = float(np.ptp(rear[:, 1]))
-    dorsal, dorsal_y = _dorsum(pts, x_min + 0.5 * length)
+    dorsal, dorsal_y = _dorsum(pts, x_min + 0.5 * length) if dorsum else (None, None)
     values = {"ball_width_mm": ball_w, "heel_width_mm": heel_w, "dorsal_height_50_mm": dorsal}
     for name, (lo, hi) in RATIOS.items():
+        if values[name] is None:
+            continue
         if not lo <= values[name] / length <= hi:
             raise ScanError(f"scan: {name} = {values[name]:.0f} mm is {values[name] / length:.2f}"
                             f" x foot length ({length:.0f} mm); a foot's is {lo:g}-{hi:g}: "
@@ -245,8 +249,9 @@ def measure_foot_scan(scan: FootScan) -> ScanMeasurements:
     xy = np.vstack(list(marks.values()))
     landmarks = {k: (round(float(x), 2), round(float(y), 2), round(float(h), 2))
                  for k, (x, y), h in zip(marks, xy, plantar.heights(xy))}
-    landmarks["dorsum_50"] = (round(x_min + 0.5 * length, 2), round(dorsal_y, 2),
-                              round(dorsal, 2))
+    if dorsum:
+        landmarks["dorsum_50"] = (round(x_min + 0.5 * length, 2), round(dorsal_y, 2),
+                                  round(dorsal, 2))
     back = pts[np.argmin(pts[:, 0])]
     tip = pts[np.argmax(pts[:, 0])]
     landmarks["heel_back"] = tuple(round(float(c), 2) for c in back)
@@ -254,11 +259,13 @@ def measure_foot_scan(scan: FootScan) -> ScanMeasurements:
 
     arch = float(landmarks["arch_apex"][2])
     truncated = x1 - x_min
-    index = dorsal / truncated
+    index = None if dorsal is None else dorsal / truncated
     return ScanMeasurements(
         foot_length_mm=round(length, 2), ball_width_mm=round(ball_w, 2),
         heel_width_mm=round(heel_w, 2), arch_height_mm=round(arch, 2),
-        dorsal_height_50_mm=round(dorsal, 2), truncated_foot_length_mm=round(truncated, 2),
-        arch_height_index=round(index, 4), arch_type=arch_type(index), landmarks=landmarks,
+        dorsal_height_50_mm=None if dorsal is None else round(dorsal, 2),
+        truncated_foot_length_mm=round(truncated, 2),
+        arch_height_index=None if index is None else round(index, 4),
+        arch_type=None if index is None else arch_type(index), landmarks=landmarks,
         plantar=plantar, outline=outline, holes_filled_fraction=round(holes, 4),
-        dorsum_cut=bool(pts[:, 2].max() - dorsal < DORSUM_CUT_MM))
+        dorsum_cut=dorsum and bool(pts[:, 2].max() - dorsal < DORSUM_CUT_MM))

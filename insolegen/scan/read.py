@@ -28,9 +28,10 @@ import numpy as np
 
 from insolegen.core.errors import ScanError
 from insolegen.foot.model import LANDMARK_NAMES, Foot
-from insolegen.scan.align import FootScan, align_scan
+from insolegen.scan.align import FootScan, align_scan, align_sole
 from insolegen.scan.clean import clean_scan
-from insolegen.scan.load import parse_units, read_scan
+from insolegen.scan.load import UNITS, parse_units, read_scan, scan_extent
+from insolegen.scan.sole import parse_kind
 from insolegen.scan.measure import (AHI_SOURCE, DORSUM_CUT_MM, ScanMeasurements,
                                     measure_foot_scan)
 
@@ -77,8 +78,33 @@ def about(path: Path | str) -> Iterator[None]:
         raise renamed from None
 
 
-def process_scan(path: Path | str, units: str | None = None) -> ScanResult:
-    """Load, clean, align and measure a scan file.
+def _length_check(result_scan: FootScan, measured: ScanMeasurements, given_mm: float) -> dict:
+    """The given foot length against the measured one, and the standard unit nearest the
+    scale (how far off it is), for the report."""
+    scale = result_scan.report["scale_mm_per_unit"]
+    nearest = min(UNITS, key=lambda u: abs(np.log(scale / UNITS[u])))
+    return {"given_mm": given_mm, "measured_mm": measured.foot_length_mm,
+            "residual_mm": round(measured.foot_length_mm - given_mm, 2),
+            "scale_mm_per_unit": round(scale, 6), "nearest_unit": nearest,
+            "nearest_unit_off_percent": round(100 * (scale / UNITS[nearest] - 1), 2)}
+
+
+def _stages(raw, units: str | None, scale: float | None, kind: str | None
+            ) -> list[tuple[FootScan, ScanMeasurements]]:
+    """Clean, align and measure a read scan: one (scan, measurements) per foot in it."""
+    clean = clean_scan(raw, units, scale, kind)
+    if clean.soles:
+        return [(scan, measure_foot_scan(scan, dorsum=False))
+                for scan in (align_sole(clean, sole) for sole in clean.soles)]
+    scans = [align_scan(clean)] + ([] if clean.second is None else [align_scan(clean.second)])
+    return [(scan, measure_foot_scan(scan)) for scan in scans]
+
+
+def process_feet(path: Path | str, units: str | None = None,
+                 foot_length_mm: float | None = None, kind: str | None = None
+                 ) -> list[ScanResult]:
+    """Load, clean, align and measure a scan file: one result per foot in it (one or two,
+    left first).
 
     Parameters
     ----------
@@ -86,6 +112,15 @@ def process_scan(path: Path | str, units: str | None = None) -> ScanResult:
         STL, OBJ, PLY or XYZ file.
     units : str, optional
         ``mm``, ``cm``, ``in`` or ``m``; detected from the size when not given.
+    foot_length_mm : float, optional
+        The foot's length as the technician measured it. Without ``units`` it
+        scales the scan (an unscaled scan: a first pass at the scale that makes
+        the scan's extent this long, a second at the scale that makes its
+        measured foot length, the mean of its feet's, this long); with
+        ``units`` it is only checked. Either way the report's
+        ``foot_length_check`` has the residual.
+    kind : str, optional
+        ``foot``, ``plantar`` or ``impression``; told from the shape when not given.
 
     Raises
     ------
@@ -93,22 +128,52 @@ def process_scan(path: Path | str, units: str | None = None) -> ScanResult:
         The file is not a usable foot scan; the message starts ``scan = '<path>':``.
     """
     units = None if units is None else parse_units(units)
+    kind = None if kind is None else parse_kind(kind)
     t0 = time.perf_counter()
     with about(path):
         raw = read_scan(path)
         t1 = time.perf_counter()
-        clean = clean_scan(raw, units)
+        scale = None
+        if foot_length_mm is not None and units is None:
+            scale = foot_length_mm / max(scan_extent(raw.vertices), 1e-300)
+        staged = _stages(raw, units, scale, kind)
+        if scale is not None:
+            scale *= foot_length_mm / float(np.mean([m.foot_length_mm for _, m in staged]))
+            staged = _stages(raw, units, scale, kind)
         del raw
-        t2 = time.perf_counter()
-        scan = align_scan(clean)
-        del clean
-        t3 = time.perf_counter()
-        measured = measure_foot_scan(scan)
-    t4 = time.perf_counter()
-    timings = {"load_s": t1 - t0, "clean_s": t2 - t1, "align_s": t3 - t2, "measure_s": t4 - t3}
-    log.info("scan %s: load %.2f s, clean %.2f s, align %.2f s, measure %.2f s",
-             Path(path).name, *timings.values())
-    return ScanResult(scan, measured, timings)
+        if len(staged) == 2 and staged[0][0].side == staged[1][0].side:
+            raise ScanError(f"scan: two feet in the file, both told to be {staged[0][0].side} "
+                            "feet by their shape; expected a left and a right")
+        for scan, measured in staged:
+            if foot_length_mm is not None:
+                scan.report["foot_length_check"] = _length_check(scan, measured, foot_length_mm)
+    t2 = time.perf_counter()
+    timings = {"load_s": t1 - t0, "clean_align_measure_s": t2 - t1}
+    log.info("scan %s: %d foot/feet, load %.2f s, the rest %.2f s", Path(path).name,
+             len(staged), *timings.values())
+    staged.sort(key=lambda item: item[0].side != "left")
+    return [ScanResult(scan, measured, timings) for scan, measured in staged]
+
+
+def pick_feet(results: list[ScanResult], foot: str | None, path: Path | str
+              ) -> list[ScanResult]:
+    """The feet asked for (``left``, ``right``, or ``both``/None: all) of a file's feet."""
+    if foot in (None, "both"):
+        return results
+    chosen = [r for r in results if r.scan.side == foot]
+    if not chosen:
+        held = " and ".join(r.scan.side for r in results)
+        raise named(ScanError(f"scan: foot = {foot!r}: the file holds a {held} foot only"
+                              ), path)
+    return chosen
+
+
+def process_scan(path: Path | str, units: str | None = None,
+                 foot_length_mm: float | None = None, kind: str | None = None,
+                 foot: str | None = None) -> ScanResult:
+    """One foot of a scan file (see :func:`process_feet`); ``foot`` (``left`` or ``right``)
+    picks one of a file that holds two."""
+    return process_scan_pick(process_feet(path, units, foot_length_mm, kind), foot, path)
 
 
 def _output_frame(point: tuple[float, ...], side: str) -> list[float]:
@@ -122,12 +187,25 @@ def scan_summary(result: ScanResult) -> dict:
     scan, m = result.scan, result.measurements
     report = scan.report
     out = {"file": report["file"], "units_detected": scan.units,
-           "units_source": report["units_source"], "side": scan.side}
+           "units_source": report["units_source"],
+           "units_confidence": report.get("units_confidence"),
+           "scale_mm_per_unit": report.get("scale_mm_per_unit"), "side": scan.side}
+    if "foot_length_check" in report:
+        out["foot_length_check"] = report["foot_length_check"]
+    out["kind"] = report.get("scan_kind", "foot")
+    out["kind_source"] = report.get("scan_kind_source", "detected")
     out.update({k: getattr(m, k) for k in MEASURE_KEYS})
     out["arch_type_source"] = AHI_SOURCE
+    out["cannot_measure"] = [k for k in MEASURE_KEYS if getattr(m, k) is None]
     out["landmarks"] = {k: _output_frame(v, scan.side) for k, v in m.landmarks.items()}
     out["dorsum_cut"] = m.dorsum_cut
     out["notes"] = []
+    if out["cannot_measure"]:
+        out["notes"].append(f"a {out['kind']} scan holds the sole only: "
+                            f"{', '.join(out['cannot_measure'])} cannot be measured")
+    if out["kind"] != "foot":
+        out["sole"] = {k: report.get(k) for k in ("surround", "feet_in_file", "sole_area_mm2",
+                                                  "cavity_depth_mm", "scan_kind_detected")}
     if m.dorsum_cut:
         out["notes"].append(
             f"the scan stops less than {DORSUM_CUT_MM:g} mm above the dorsum at half length "
@@ -144,9 +222,15 @@ def scan_summary(result: ScanResult) -> dict:
     return out
 
 
-def measure_scan(path: Path | str, units: str | None = None) -> dict:
-    """``insolegen measure``: the scan's measurements as a JSON-able dict (mm, output frame)."""
-    return scan_summary(process_scan(path, units))
+def measure_scan(path: Path | str, units: str | None = None,
+                 foot_length_mm: float | None = None, kind: str | None = None,
+                 foot: str | None = None) -> dict:
+    """``insolegen measure``: the scan's measurements as a JSON-able dict (mm, output frame);
+    for a file of two feet (and ``foot`` both or not given) ``{"file", "feet": [left, right]}``."""
+    results = pick_feet(process_feet(path, units, foot_length_mm, kind), foot, path)
+    if len(results) == 1:
+        return scan_summary(results[0])
+    return {"file": Path(path).name, "feet": [scan_summary(r) for r in results]}
 
 
 def check_side(detected: str, side: str | None, side_from_scan: bool) -> None:
@@ -188,7 +272,8 @@ def sample_scan(name: str = DEMO_SCAN) -> Path:
 
 
 def foot_from_scan(path: Path | str, units: str | None = None, side: str | None = None,
-                   side_from_scan: bool = False) -> Foot:
+                   side_from_scan: bool = False, foot_length_mm: float | None = None,
+                   kind: str | None = None, foot: str | None = None) -> Foot:
     """The :class:`Foot` of a scan file, checked against the side the order asks for.
 
     Parameters
@@ -199,11 +284,38 @@ def foot_from_scan(path: Path | str, units: str | None = None, side: str | None 
         ``mm``, ``cm``, ``in`` or ``m``; detected from the size when not given.
     side : str, optional
         ``left`` or ``right`` if the order names one; a scan of the other foot
-        is refused unless ``side_from_scan``.
+        is refused unless ``side_from_scan``. Of a file of two feet, that foot.
     side_from_scan : bool
         Take the side from the scan when it differs from ``side``.
+    foot_length_mm : float, optional
+        Scales an unscaled scan, or checks a scaled one (see :func:`process_feet`).
+    kind : str, optional
+        ``foot``, ``plantar`` or ``impression``; told from the shape when not given.
+    foot : str, optional
+        ``left`` or ``right``: which foot of a file of two (default: ``side``).
     """
-    result = process_scan(path, units)
+    results = process_feet(path, units, foot_length_mm, kind)
+    if len(results) > 1 and foot in (None, "both"):
+        foot = side
+    result = process_scan_pick(results, foot, path)
     with about(path):
         check_side(result.scan.side, side, side_from_scan)
     return foot_from_result(result)
+
+
+def feet_from_scan(path: Path | str, units: str | None = None,
+                   foot_length_mm: float | None = None, kind: str | None = None
+                   ) -> dict[str, Foot]:
+    """Each foot of a scan file by its side (one or two)."""
+    return {r.scan.side: foot_from_result(r)
+            for r in process_feet(path, units, foot_length_mm, kind)}
+
+
+def process_scan_pick(results: list[ScanResult], foot: str | None, path: Path | str
+                      ) -> ScanResult:
+    """The one foot ``foot`` picks of ``results``; two left unpicked is refused."""
+    chosen = pick_feet(results, foot, path)
+    if len(chosen) > 1:
+        raise named(ScanError("scan: two feet in the file (a left and a right); give foot "
+                              "left or right (--foot), or side left or right"), path)
+    return chosen[0]

@@ -488,7 +488,9 @@ def test_cli_names_the_file_a_later_stage_refuses(tmp_path, generate_takes_scans
 
 @pytest.mark.parametrize("args,needle", [
     (["generate", "--side", "left", "--condition", "neutral"], "--side-from-scan"),
-    (["measure", "--scan-units", "mm"], "flat or degenerate shape, 0 x 0 x 0 mm"),
+    (["measure", "--scan-units", "mm"], "scan_units = 'mm': the scan comes out 0.2705 mm long "
+                                        "in mm; a foot scan is 90-800 mm; in m it is 271 mm: "
+                                        "give --scan-units m, or --foot-length MM"),
 ])
 def test_cli_names_a_real_foot_refused_after_loading(tmp_path, generate_takes_scans,
                                                      measure_takes_scans, args, needle):
