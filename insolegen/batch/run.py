@@ -24,6 +24,8 @@ import dataclasses
 import logging
 import os
 import time
+from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,10 +34,10 @@ from pathlib import Path
 from insolegen.batch.cluster import dask_client, run_dask
 from insolegen.batch.orders import (MANIFEST_NAME, STATUSES, Job, OrderResult, Validator,
                                     fingerprint, now, reason, validate)
-from insolegen.batch.folder import (Manifest, clean_stale, intact, locked, publish, remove,
-                                    write_order)
+from insolegen.batch.folder import (Guard, Manifest, clean_stale, intact, locked, publish,
+                                    remove, write_order)
 from insolegen.batch.work import WorkItem, WorkOutput, make, run_inline, run_pool
-from insolegen.core.errors import InputError, InsolegenError
+from insolegen.core.errors import InputError, InsolegenError, OutputError
 from insolegen.output.files import prepare_dir
 from insolegen.batch.orders_file import Row, iter_orders, read_orders
 
@@ -245,7 +247,8 @@ def _carried(job: Job, previous: Mapping[str, OrderResult], out_dir: Path,
     return None
 
 
-def _result(out_dir: Path, item: WorkItem, output: WorkOutput) -> OrderResult:
+def _result(out_dir: Path, item: WorkItem, output: WorkOutput, guard: Guard | None = None
+            ) -> OrderResult:
     """Publish (or write) an order's files and say how it went; a failure removes what the
     worker may have staged."""
     job = item.job
@@ -256,9 +259,9 @@ def _result(out_dir: Path, item: WorkItem, output: WorkOutput) -> OrderResult:
     try:
         if output.records is not None:
             records = output.records
-            publish(out_dir, job.order.order_id, Path(item.stage_dir), records)
+            publish(out_dir, job.order.order_id, Path(item.stage_dir), records, guard)
         elif output.files is not None:
-            records = write_order(out_dir, job.order.order_id, output.files)
+            records = write_order(out_dir, job.order.order_id, output.files, guard)
         else:
             if item.stage_dir is not None:
                 remove(Path(item.stage_dir))
@@ -353,12 +356,15 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
     validator = Validator(src.base_dir, src.source, scan_root)
     cache: dict[int, Job | OrderResult] = {}
     n_rows = n_valid = 0
+    lines = array("q")  # every row's line, to find the ones the second pass does not reach
     for row in src.rows():
         outcome = validator.check(row)
         n_rows += 1
         n_valid += isinstance(outcome, Job)
+        lines.append(row.line)
         if len(cache) < CACHED_OUTCOMES:
             cache[row.line] = outcome
+    reached = bytearray(len(lines))
     if n_rows - n_valid:
         log.warning("%s: %d of %d orders invalid", src.source, n_rows - n_valid, n_rows)
     validator.quiet = True
@@ -374,10 +380,28 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
             raise InputError(f"orders = '{src.path}': changed while the batch was reading it; "
                              "run the batch again on a file that stays put")
         for row in src.rows():
+            at = bisect_left(lines, row.line)
+            if at < len(lines) and lines[at] == row.line:
+                reached[at] = 1
             yield cache.get(row.line) or validator.check(row)
 
+    def not_reached() -> Iterator[OrderResult]:
+        """A failed result for every row of the first pass that the second did not read
+        (the orders file was cut short or rewritten meanwhile)."""
+        missing = {lines[i] for i in range(len(lines)) if not reached[i]}
+        if not missing:
+            return
+        ids = {line: order_id for order_id, line in validator.first_line.items()
+               if line in missing}
+        for line in sorted(missing):
+            yield OrderResult(ids.get(line), line, "failed",
+                              f"line {line}: not made: the orders file changed while the batch "
+                              "was reading it and this line was not there the second time; "
+                              "run the batch again on a file that stays put",
+                              "not reached", finished_at=now())
+
     if dry_run:
-        previous = Manifest(out_dir).previous if out_dir.is_dir() else {}
+        previous = Manifest(out_dir, write=False).previous if out_dir.is_dir() else {}
         for outcome in outcomes():
             if isinstance(outcome, Job):
                 outcome = _carried(outcome, previous, out_dir, retry_failed) or OrderResult(
@@ -392,9 +416,20 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
 
     prepare_dir(out_dir)
     with contextlib.ExitStack() as stack:
+        guard = Guard(out_dir)
+        stack.callback(guard.close)
         stack.enter_context(locked(out_dir))
         clean_stale(out_dir)
-        manifest = Manifest(out_dir)
+
+        def sweep() -> None:
+            """Whatever a worker staged after the pool stopped: removed (the lock is held,
+            so every temporary here is this batch's); never through a swapped folder."""
+            with contextlib.suppress(OutputError):
+                guard.check()
+                clean_stale(out_dir)
+        stack.callback(sweep)
+        manifest = Manifest(out_dir, guard)
+        twins = {i.casefold(): i for i in manifest.previous}
         # connect before recording anything: an unusable cluster leaves the folder as it was
         client = stack.enter_context(dask_client(scheduler.strip())) \
             if scheduler and n_valid else None
@@ -415,6 +450,16 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
             """The orders to make; the others are recorded on the way."""
             for outcome in outcomes():
                 if isinstance(outcome, Job):
+                    twin = twins.get(outcome.order.order_id.casefold(), outcome.order.order_id)
+                    if twin != outcome.order.order_id:
+                        record(OrderResult(
+                            outcome.order.order_id, outcome.line, "failed",
+                            f"order_id = {outcome.order.order_id!r}: differs only in case from "
+                            f"order {twin!r}, already in {out_dir} (kept); ids are compared "
+                            "without regard to case: choose another id or another --out",
+                            "invalid order_id", fingerprint=outcome.fingerprint,
+                            finished_at=now()))
+                        continue
                     carried = _carried(outcome, manifest.previous, out_dir, retry_failed)
                     if carried is None:
                         yield outcome
@@ -430,8 +475,13 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
             made = run_inline(jobs())
         else:
             made = run_pool(jobs(), size, out_dir)
+        # closed first on the way out (a signal, a full disk): the pool's workers stop and
+        # their staged folders go before the manifest is rewritten and the lock let go
+        stack.enter_context(contextlib.closing(made))
         for item, output in made:
-            record(_result(out_dir, item, output))
+            record(_result(out_dir, item, output, guard))
+        for result in not_reached():
+            record(result)
     results = tuple(sorted(kept, key=lambda r: r.line or 0))
     return BatchResult(results, out_dir, time.perf_counter() - t0, backend, src.source,
                        tally=tally)

@@ -234,13 +234,10 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def _one_line(text: object, limit: int = 2000) -> str:
-    """``text`` as one printable line of at most about ``limit`` characters.
-
-    Messages quote values from orders and paths, which may hold newlines or
-    control characters; those are escaped so that an error is always one line.
-    """
-    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
-    return line if len(line) <= limit else f"{line[:limit - 500]} ... {line[-450:]}"
+    """``text`` as one printable line of at most about ``limit`` characters
+    (:func:`insolegen.core.errors.one_line`)."""
+    from insolegen.core.errors import one_line
+    return one_line(text, limit)
 
 
 def main(argv: list[str] | None = None) -> int:

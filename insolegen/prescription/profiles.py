@@ -67,6 +67,20 @@ PROFILE_DIR_ENV = "INSOLEGEN_PROFILES"
 TOP_KEYS = ("title", "sources", "parameters")
 MAX_PROFILE_BYTES = 1 << 20   # a profile is a few hundred bytes
 MAX_NAME_CHARS = 64           # condition names; longer ones never touch the file system
+MAX_NESTING = 32              # arrays / inline tables within each other (a profile needs 2)
+
+
+def _nesting(text: str) -> int:
+    """An upper bound of how deep ``[``/``{`` nest in TOML text (brackets in strings and
+    comments count too: it only has to bound what the parser would recurse into)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 @functools.cache
@@ -86,15 +100,43 @@ def _profile_dirs() -> list[Path]:
     return dirs
 
 
+def usable_name(stem: str) -> bool:
+    """Whether a profile file named ``<stem>.toml`` can be asked for as a condition: its stem
+    is already canonical (lower case ASCII letters, digits and ``_``, at most
+    :data:`MAX_NAME_CHARS`)."""
+    return (stem.isascii() and stem.replace("_", "").isalnum() and stem == stem.lower()
+            and len(stem) <= MAX_NAME_CHARS and ALIASES.get(stem, stem) == stem)
+
+
+def _unusable() -> list[Path]:
+    return sorted(p for d in _profile_dirs() for p in d.glob("*.toml")
+                  if not usable_name(p.stem))
+
+
 def available() -> tuple[str, ...]:
-    """Names of the condition profiles that can be used, sorted."""
-    return tuple(sorted({p.stem for d in _profile_dirs() for p in d.glob("*.toml")}))
+    """Names of the condition profiles that can be used, sorted (files whose names can never
+    be asked for are left out; see :func:`usable_name`)."""
+    return tuple(sorted({p.stem for d in _profile_dirs() for p in d.glob("*.toml")
+                         if usable_name(p.stem)}))
 
 
 def normalise_condition(name: str) -> str:
     """Canonical condition name (``'Flat-Feet'`` -> ``'flat_feet'``); aliases resolved."""
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     return ALIASES.get(key, key)
+
+
+def _unknown(name: str) -> ProfileError:
+    """The error for an unknown condition; names a profile file that was meant but whose
+    name can never be used, and how to rename it."""
+    key = normalise_condition(name).replace(".", "_")
+    for path in _unusable():
+        if normalise_condition(path.stem).replace(".", "_") == key:
+            return ProfileError(f"condition = {shown(name)}: the profile file '{path}' has a "
+                                f"name that cannot be used; rename it to '{key}.toml' "
+                                "(lower case letters, digits and '_')")
+    return ProfileError(f"condition = {shown(name)}: unknown; known conditions: "
+                        f"{', '.join(available())}")
 
 
 def load_profile_file(path: Path) -> Profile:
@@ -109,11 +151,18 @@ def load_profile_file(path: Path) -> Profile:
             raise ProfileError(f"{where}{info.st_size} bytes, more than the "
                                f"{MAX_PROFILE_BYTES} a profile may have")
         text = path.read_text(encoding="utf-8-sig")  # -sig: Notepad's byte order mark
+        depth = _nesting(text)
+        if depth > MAX_NESTING:
+            raise ProfileError(f"{where}arrays or tables nested {depth} deep; a profile "
+                               f"nests at most {MAX_NESTING}")
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         last = f"(at line {max(len(text.splitlines()), 1)}, the end of the file)"
         raise ProfileError(f"{where}TOML syntax error: "
                            f"{str(exc).replace('(at end of document)', last)}") from None
+    except RecursionError:
+        raise ProfileError(f"{where}arrays or tables nested too deep; a profile nests at "
+                           f"most {MAX_NESTING}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{where}cannot be read: {exc}") from None
     for key in data:
@@ -152,8 +201,7 @@ def load_profile(name: str) -> Profile:
             path = folder / f"{key}.toml"
             if path.is_file():
                 return _load_cached(path, path.stat().st_mtime_ns)
-    raise ProfileError(f"condition = {shown(name)}: unknown; known conditions: "
-                       f"{', '.join(available())}")
+    raise _unknown(name)
 
 
 @functools.lru_cache(maxsize=64)
