@@ -126,9 +126,9 @@ def publish(out_dir: Path, order_id: str, staged: Path, records: list[dict],
     """
     final = out_dir / order_id
     old = staged.with_name(f"{staged.name}{OLD_SUFFIX}")
-    if guard is not None:
-        guard.check()
     try:
+        if guard is not None:
+            guard.check()
         present = sorted(p.name for p in staged.iterdir())
         check_names(order_id, present)
         sizes = {r["path"].split("/", 1)[1]: r["bytes"] for r in records}
@@ -149,14 +149,14 @@ def publish(out_dir: Path, order_id: str, staged: Path, records: list[dict],
                 if replaced:
                     _renamed(old.name, order_id, guard, out_dir)
                 raise
-        fsync_dir(out_dir)
+            fsync_dir(out_dir)
+            if replaced:
+                remove(old)
     except (OSError, OutputError) as exc:
         remove(staged)
         if isinstance(exc, OutputError):
             raise
         raise OutputError(f"{final}: cannot be written ({exc.strerror or exc})") from None
-    if replaced:
-        remove(old)
 
 
 def write_order(out_dir: Path, order_id: str, files: Mapping[str, bytes],

@@ -181,14 +181,33 @@ class AtomicWriter:
         ones too. SIGTERM and SIGINT wait until the renames are over
         (:func:`signals_held`), so a signal never leaves half a set.
         """
+        for tmp, _ in self.pending:
+            try:
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                self.discard()
+                raise OutputError(f"{self.folder}: cannot finish writing "
+                                  f"({exc.strerror or exc})") from None
+        with signals_held():  # the swap, its undoing and its clean-up: never cut by a signal
+            placed = self._swap_or_restore()
+        self.pending = []
+        return placed
+
+    def _swap_or_restore(self) -> list[Path]:
         aside: list[tuple[Path, Path]] = []
         placed: list[Path] = []
         try:
-            for tmp, _ in self.pending:
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-            with signals_held():
-                self._swap(aside, placed)
+            finals = [final for _, final in self.pending]
+            for final in [*reversed(finals), *self.retired]:
+                if os.path.lexists(final):
+                    old = self.folder / f"{TMP_MARK}{secrets.token_hex(6)}-old-{final.name}"
+                    os.replace(final, old)
+                    aside.append((old, final))
+            for tmp, final in self.pending:
+                os.replace(tmp, final)
+                placed.append(final)
+            fsync_dir(self.folder)
         except OSError as exc:
             for final in placed:
                 final.unlink(missing_ok=True)
@@ -202,20 +221,7 @@ class AtomicWriter:
                 from None
         for old, _ in aside:
             old.unlink(missing_ok=True)
-        self.pending = []
         return placed
-
-    def _swap(self, aside: list[tuple[Path, Path]], placed: list[Path]) -> None:
-        finals = [final for _, final in self.pending]
-        for final in [*reversed(finals), *self.retired]:
-            if os.path.lexists(final):
-                old = self.folder / f"{TMP_MARK}{secrets.token_hex(6)}-old-{final.name}"
-                os.replace(final, old)
-                aside.append((old, final))
-        for tmp, final in self.pending:
-            os.replace(tmp, final)
-            placed.append(final)
-        fsync_dir(self.folder)
 
     def discard(self) -> None:
         """Remove every temporary file not yet committed."""
