@@ -254,7 +254,8 @@ class Validator:
                  scan_root: Path | None = None, quiet: bool = False) -> None:
         self.base_dir, self.source, self.quiet = base_dir, source, quiet
         self.root = Path(os.path.realpath(scan_root)) if scan_root is not None else None
-        self.first_line: dict[str, int] = {}
+        self.first_line: dict[str, int] = {}  # id (case folded): its first line
+        self.spelled: dict[str, str] = {}     # id (case folded): as given, where it differs
         self.scan_hashes: dict[str, str] = {}
 
     def check(self, row: Row) -> Job | OrderResult:
@@ -286,6 +287,8 @@ class Validator:
             raise DuplicateId(f"order_id = {order_id!r}: duplicate of the order on line "
                               f"{self.first_line[key]}")
         self.first_line[key] = row.line
+        if key != order_id:
+            self.spelled[key] = order_id
         order = order_from_mapping(row.fields, self.base_dir)
         scan_sha = None
         if order.scan is not None:

@@ -354,7 +354,7 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
 
     # First pass: every order validated (and every invalid one logged) before any work.
     validator = Validator(src.base_dir, src.source, scan_root)
-    cache: dict[int, Job | OrderResult] = {}
+    cache: dict[int, tuple[Row, Job | OrderResult]] = {}
     n_rows = n_valid = 0
     lines = array("q")  # every row's line, to find the ones the second pass does not reach
     for row in src.rows():
@@ -363,7 +363,7 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
         n_valid += isinstance(outcome, Job)
         lines.append(row.line)
         if len(cache) < CACHED_OUTCOMES:
-            cache[row.line] = outcome
+            cache[row.line] = (row, outcome)
     reached = bytearray(len(lines))
     if n_rows - n_valid:
         log.warning("%s: %d of %d orders invalid", src.source, n_rows - n_valid, n_rows)
@@ -383,7 +383,9 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
             at = bisect_left(lines, row.line)
             if at < len(lines) and lines[at] == row.line:
                 reached[at] = 1
-            yield cache.get(row.line) or validator.check(row)
+            cached = cache.get(row.line)
+            # the cached outcome only for the very row it was made from (the file may change)
+            yield cached[1] if cached is not None and cached[0] == row else validator.check(row)
 
     def not_reached() -> Iterator[OrderResult]:
         """A failed result for every row of the first pass that the second did not read
@@ -391,8 +393,8 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
         missing = {lines[i] for i in range(len(lines)) if not reached[i]}
         if not missing:
             return
-        ids = {line: order_id for order_id, line in validator.first_line.items()
-               if line in missing}
+        ids = {line: validator.spelled.get(key, key) for key, line in
+               validator.first_line.items() if line in missing}
         for line in sorted(missing):
             yield OrderResult(ids.get(line), line, "failed",
                               f"line {line}: not made: the orders file changed while the batch "

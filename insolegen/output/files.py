@@ -84,20 +84,25 @@ def fsync_dir(folder: Path) -> None:
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """SIGTERM and SIGINT held (blocked, then delivered) for the few renames of a swap, so
-    that a set of files is replaced whole or not at all (main thread of POSIX only)."""
+    """SIGTERM and SIGINT held for the few renames of a swap, then delivered, so that a set
+    of files is replaced whole or not at all. Their handlers are swapped for a recorder
+    (Python runs handlers in the main thread, whichever thread the signal reached); in other
+    threads, where handlers cannot be set, a no-op."""
     import signal
     import threading
-    if not hasattr(signal, "pthread_sigmask") \
-            or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGTERM, signal.SIGINT}
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    pending: list[int] = []
+    held = (signal.SIGTERM, signal.SIGINT)
+    before = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(pending):
+            signal.raise_signal(signum)
 
 
 class AtomicWriter:
