@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from insolegen.core.errors import InputError, ScanError
-from insolegen.output.formats import Body, parse_3mf, parse_stl
+from insolegen.output.meshread import Body, parse_3mf, parse_stl
 from insolegen.geometry.inspection import measure, merge_corners
 from insolegen.check.compare import compare
 from insolegen.check.printability import DEFAULT_MATERIAL, check_mesh, material, verdict

@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
@@ -141,5 +140,9 @@ def _xml_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-# The readers (STL and 3MF in, bounded) live in insolegen.output.meshread.
-from insolegen.output.meshread import Body, parse_3mf, parse_stl  # noqa: E402,F401
+# The readers (STL and 3MF in, bounded) live in insolegen.output.meshread; here for callers
+# of the older name.
+from insolegen.output.meshread import Body, parse_3mf, parse_stl  # noqa: E402
+
+__all__ = ["Body", "float32_triangles", "indexed", "obj", "parse_3mf", "parse_stl",
+           "plate_offsets", "stl_ascii", "threemf"]

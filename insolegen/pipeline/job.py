@@ -21,7 +21,7 @@ from insolegen.design.model import InsoleDesign, design_insole
 from insolegen.core.errors import InsolegenError
 from insolegen.output.files import AtomicWriter, json_text
 from insolegen.foot.model import Foot
-from insolegen.output.formats import parse_stl
+from insolegen.output.meshread import parse_stl
 from insolegen.geometry.inspection import edge_counts, measure, merge_corners
 from insolegen.foot.measurements import foot_from_measurements
 from insolegen.mesh.solid import Solid
