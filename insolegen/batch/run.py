@@ -39,7 +39,7 @@ from insolegen.batch.manifest import Manifest
 from insolegen.batch.report import BatchResult, Tally, _LogProgress, _RichProgress
 from insolegen.batch.work import WorkItem, WorkOutput, make, run_inline, run_pool
 from insolegen.core.errors import InputError, InsolegenError, OutputError
-from insolegen.output.files import prepare_dir
+from insolegen.output.files import prepare_dir, signals_held
 from insolegen.batch.orders_file import Row, iter_orders, read_orders
 
 log = logging.getLogger("insolegen.batch.run")
@@ -335,7 +335,8 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
         # their staged folders go before the manifest is rewritten and the lock let go
         stack.enter_context(contextlib.closing(made))
         for item, output in made:
-            record(_result(out_dir, item, output, guard))
+            with signals_held():  # a folder published is in the manifest before a signal acts
+                record(_result(out_dir, item, output, guard))
         for result in not_reached():
             record(result)
     results = tuple(sorted(kept, key=lambda r: r.line or 0))

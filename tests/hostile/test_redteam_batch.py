@@ -335,3 +335,46 @@ def test_also_sigterm_at_any_rename_of_force_leaves_one_whole_set(cli, tmp_path,
     if k <= len(calls):
         assert result.code == 143 and result.err.strip() == "insolegen: terminated"
     _report_is_true(out)
+
+
+# ---------------------------------------------------------------- the batch's folder swap
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_also_sigterm_during_a_batch_folder_swap_keeps_a_whole_folder(cli, tmp_path,
+                                                                      monkeypatch, k):
+    """A signal between the two renames of a changed order's folder swap left the earlier
+    folder under a temporary name, which the next run deleted. Now the swap finishes first:
+    exit 143 with the new folder whole and true to its manifest line."""
+    out = tmp_path / "out"
+    run_batch([order("P1")], out, workers=0)
+    orders = jsonl(tmp_path / "o.jsonl", [order("P1", foot_length_mm=260)])
+    real, calls = batch_folder._renamed, []
+
+    def renamed(*args):
+        calls.append(args)
+        if len(calls) == k:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args)
+
+    monkeypatch.setattr(batch_folder, "_renamed", renamed)
+    result = cli("batch", str(orders), "--out", str(out), "--workers", "0")
+    assert result.code == 143 and result.err.splitlines()[-1] == "insolegen: terminated"
+    assert listing(out) == ["P1", "manifest.jsonl"]
+    (entry,) = entries(out)
+    assert entry["status"] == "done"
+    assert json.loads((out / "P1" / "P1.json").read_text())["order"]["measurements"][
+        "foot_length_mm"] in (260, "260", 260.0)
+    assert_true_to_the_folder(out)
+
+
+def test_also_a_kill_between_the_swap_renames_is_undone_by_the_next_run(tmp_path):
+    """kill -9 between the renames leaves the earlier folder as <staged>-old and no
+    DIR/<id>: the next run puts it back (it was deleted), and skips the order."""
+    out = tmp_path / "out"
+    run_batch([order("K1")], out, workers=0)
+    (out / "K1").rename(out / f"{TMP_MARK}0123456789ab-K1-old")
+    again = run_batch([order("K1")], out, workers=0)
+    assert [r.status for r in again.orders] == ["skipped"]
+    assert listing(out) == ["K1", "manifest.jsonl"]
+    assert_true_to_the_folder(out)
