@@ -205,13 +205,18 @@ def test_item10_every_failed_connect_removes_the_lock(tmp_path):
 # ---------------------------------------------------------------- 13. huge values
 
 
-@pytest.mark.parametrize("field", ["foot_length_mm", "conditions", "set", "order_id"])
+@pytest.mark.parametrize("field", ["side", "formats", "material", "a field name",
+                                   "foot_length_mm", "conditions", "set", "order_id"])
 def test_item13_a_huge_value_is_shown_cut_everywhere(tmp_path, field):
     """A 400,000-character field was copied whole into the manifest error, the summary line
-    and the log line; the docs say values are shown cut at about 2,000 characters."""
+    and the log line (side, formats, material, an unknown field's name); the docs say
+    values are shown cut at about 2,000 characters."""
     huge = "9" * 400_000
     row = order("H1")
-    row[field] = {huge: 1} if field == "set" else huge
+    if field == "a field name":
+        row[huge] = 1
+    else:
+        row[field] = {huge: 1} if field == "set" else huge
     orders = jsonl(tmp_path / "o.jsonl", [row, order("H2")])
     result = run_cli("batch", str(orders), "--out", str(tmp_path / "out"), "--workers", "0",
                      timeout=120)

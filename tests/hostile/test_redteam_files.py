@@ -304,16 +304,16 @@ def test_item5_profile_file_names_that_can_never_be_used(cli, tmp_path, name, as
 def test_item12_the_candidate_limit_scales_with_the_mesh(cli, insole, monkeypatch):
     """An overpronation insole at 0.3 mm (1.04 million faces, 27 million candidate pairs:
     26 a face) was "NOT printable: too dense" past the fixed 40 million. The limit now grows
-    with the face count; shown here with the fixed floor cut to 100,000, below what this
+    with the face count; shown here with the fixed floor cut to 10,000, below what this
     4 mm insole needs, so the test is quick."""
-    monkeypatch.setattr(query, "MAX_CANDIDATES", 100_000)
+    monkeypatch.setattr(query, "MAX_CANDIDATES", 10_000)
     result = cli("check", str(insole / "t_right.stl"))
     assert result.code == 0, result.err
     assert json.loads(result.out)["bodies"][0]["self_intersections"] == 0
 
 
 def test_item12_a_pile_of_faces_is_still_too_dense(cli, tmp_path, monkeypatch):
-    monkeypatch.setattr(query, "MAX_CANDIDATES", 100_000)
+    monkeypatch.setattr(query, "MAX_CANDIDATES", 10_000)
     rng = np.random.default_rng(1)
     tri = (rng.normal(size=(3000, 1, 3)) * 0.01 + rng.normal(size=(3000, 3, 3))).astype(
         np.float32)
@@ -342,20 +342,20 @@ def test_item12_pairs_per_face_of_an_insole_leave_the_budget_a_margin(insole):
 # ---------------------------------------------------------------- 14. far-away scans
 
 
-@pytest.mark.parametrize("offset_m", [1e9, -3e7, 5e5])
+@pytest.mark.parametrize("offset_m", [(1e9, 0, 0), (0, -3e8, 0), (2e8, 2e8, 2e8)])
 def test_item14_a_scan_far_from_its_origin_makes_the_same_insole(tmp_path, offset_m):
     """The bundled scan moved 1e9 m (as text, so the digits keep the shape) was measured
     but failed to generate (exit 1, plan triangulation); the scan is now centred where it
     is read. The made insole measures as the one from the scan where it was."""
     mesh = trimesh.load(str(ROOT / "scans" / "dupontgu_right_m.stl"), force="mesh")
-    for name, shift in (("near", 0.0), ("far", offset_m)):
+    for name, shift in (("near", (0.0, 0.0, 0.0)), ("far", offset_m)):
         with open(tmp_path / f"{name}.obj", "w") as fh:
-            for p in mesh.vertices + [shift, shift / 3, 0.0]:
+            for p in mesh.vertices + np.array(shift):
                 fh.write("v %r %r %r\n" % tuple(map(float, p)))
             for t in mesh.faces + 1:
                 fh.write("f %d %d %d\n" % tuple(t))
         result = run_cli("generate", "--scan", str(tmp_path / f"{name}.obj"), "--condition",
-                         "neutral", "--side", "right", "--resolution-mm", "4", "--id", name,
+                         "flat_feet", "--side", "right", "--resolution-mm", "3", "--id", name,
                          "--out", str(tmp_path / "out"), timeout=120)
         assert result.code == 0, result.err
     near, far = (trimesh.load(str(tmp_path / "out" / f"{n}_right.stl")) for n in ("near", "far"))
