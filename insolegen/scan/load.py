@@ -51,12 +51,13 @@ TYPICAL_EXTENT_MM = 270.0
 class RawScan:
     """A scan as read: ``vertices`` (n, 3) float64 in the file's units and frame,
     ``faces`` (m, 3) int64 for a mesh or ``None`` for a point cloud; the vertices are
-    translated so that their bounding box is centred on the origin."""
+    translated so that their bounding box is centred on the origin, by ``-offset``."""
 
     path: str
     file_format: str
     vertices: np.ndarray
     faces: np.ndarray | None
+    offset: np.ndarray | None = None  # (3,) file units: the file's coordinates = vertices + offset
 
     @property
     def kind(self) -> str:
@@ -243,7 +244,8 @@ def read_scan(path: Path | str) -> RawScan:
                         f"least {MIN_POINTS}")
     # A scan's frame is arbitrary (later stages align it): centred here, where the subtraction
     # is exact, so that a scan far from its origin (1e9 m away) meshes as well as one near it.
-    vertices -= (vertices.min(axis=0) + vertices.max(axis=0)) / 2
+    offset = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
+    vertices -= offset
     log.info("scan %s: %s, %d vertices%s", path.name, file_type, len(vertices),
              "" if faces is None else f", {len(faces)} triangles")
-    return RawScan(str(path), file_type, vertices, faces)
+    return RawScan(str(path), file_type, vertices, faces, offset)

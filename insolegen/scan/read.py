@@ -16,6 +16,7 @@ so it reaches the job's report.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -96,12 +97,17 @@ def process_scan(path: Path | str, units: str | None = None) -> ScanResult:
     t0 = time.perf_counter()
     with about(path):
         raw = read_scan(path)
+        offset = raw.offset
         t1 = time.perf_counter()
         clean = clean_scan(raw, units)
         del raw
         t2 = time.perf_counter()
         scan = align_scan(clean)
         del clean
+        if offset is not None:  # the scan was centred as read: the transform is from the file
+            shift = np.eye(4)
+            shift[:3, 3] = -offset
+            scan = dataclasses.replace(scan, to_canonical=scan.to_canonical @ shift)
         t3 = time.perf_counter()
         measured = measure_foot_scan(scan)
     t4 = time.perf_counter()

@@ -267,9 +267,10 @@ def _profile(folder: Path, name: str) -> Path:
     'title = "x"\nsources = ' + "{a = " * 5_000 + "1" + "}" * 5_000 + "\n",
     'title = "x"\n[parameters]\nx = ' + "[" * 40 + "1" + "]" * 40 + "\n",
 ], ids=["array-20000", "table-5000", "array-40"])
-def test_item5_deeply_nested_profiles_are_refused(cli, tmp_path, text):
+def test_item5_deeply_nested_profiles_are_refused(cli, tmp_path, monkeypatch, text):
     folder = tmp_path / "labs"
     folder.mkdir()
+    monkeypatch.setenv("INSOLEGEN_PROFILES", str(folder))  # --profiles sets it: undone after
     (folder / "deep.toml").write_text(text, encoding="utf-8")
     assert_clean_error(cli("--profiles", str(folder), "profiles", "deep"), "deep.toml",
                        "nested")
@@ -281,11 +282,13 @@ def test_item5_deeply_nested_profiles_are_refused(cli, tmp_path, text):
     ("lab.v2.toml", "lab.v2", "lab_v2.toml"),
     ("Pes-Planus.toml", "pes_planus", "flat_feet"),
 ])
-def test_item5_profile_file_names_that_can_never_be_used(cli, tmp_path, name, asked, rename):
+def test_item5_profile_file_names_that_can_never_be_used(cli, tmp_path, monkeypatch, name,
+                                                         asked, rename):
     """Such a file was listed, made the listing fail (exit 2) and its message contradicted
     itself ("'LabNeutral': unknown; known conditions: LabNeutral")."""
     folder = tmp_path / "labs"
     _profile(folder, name)
+    monkeypatch.setenv("INSOLEGEN_PROFILES", str(folder))  # --profiles sets it: undone after
     listing = cli("--profiles", str(folder), "profiles")
     assert listing.code == 0, listing.err
     stem = name.removesuffix(".toml")
