@@ -132,7 +132,7 @@ def test_untrusted_ids_fail_alone_and_nothing_is_written_outside_dir(tmp_path):
         assert r.files == ()
     added = tree(tmp_path) - before
     assert all(p.startswith("sandbox/a/b/out/") for p in added), added
-    assert {p.split("/")[4] for p in added} == {"good", MANIFEST_NAME, ".insolegen-batch.lock"}
+    assert {p.split("/")[4] for p in added} == {"good", MANIFEST_NAME}  # lock removed at the end (issue 15)
     lines = manifest(out)
     assert [e["order_id"] for e in lines[:len(EVIL_IDS)]] == [i[:200] for i in EVIL_IDS]
 
@@ -296,7 +296,7 @@ def test_stale_temporaries_of_a_killed_batch_are_removed(tmp_path):
     (out / ".insolegen-tmp-0123456789ab-R5").mkdir()
     (out / ".insolegen-tmp-0123456789ab-R5" / "R5_left.stl").write_bytes(b"half")
     run_batch(_orders(1), out, workers=0)
-    assert {p.name for p in out.iterdir()} == {".insolegen-batch.lock", MANIFEST_NAME, "R0"}
+    assert {p.name for p in out.iterdir()} == {MANIFEST_NAME, "R0"}  # lock removed (issue 15)
 
 
 def test_dry_run_validates_and_plans_but_writes_nothing(tmp_path):

@@ -5,8 +5,8 @@ a temporary name in DIR (by a pool worker, or by the batch process for
 files that came back from a Dask cluster), then *published*: renamed to
 ``DIR/<order_id>/`` in one step. A kill at any moment leaves either the
 whole folder under its final name or a temporary one, which the next run
-removes. ``DIR/manifest.jsonl`` gets a synced line as each order finishes
-and is rewritten, one line per order, at the end.
+removes. The folder itself is held (:class:`Guard`); the manifest is
+:mod:`insolegen.batch.manifest`.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ import logging
 import os
 import secrets
 import shutil
-from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from insolegen.batch.orders import MANIFEST_NAME, STATUSES, OrderResult, sha256_file
+from insolegen.batch.orders import OrderResult, sha256_file
 from insolegen.core.errors import OutputError
-from insolegen.output.files import TMP_MARK, fsync_dir
+from insolegen.output.files import TMP_MARK, fsync_dir, signals_held
 
 log = logging.getLogger("insolegen.batch.run")
 
 LOCK_NAME = ".insolegen-batch.lock"
+OLD_SUFFIX = "-old"
 
 
 def remove(path: Path) -> None:
@@ -101,17 +101,32 @@ def _ours(folder: Path, order_id: str) -> bool:
         and isinstance(data.get("order"), dict) and data["order"].get("order_id") == order_id
 
 
-def publish(out_dir: Path, order_id: str, staged: Path, records: list[dict]) -> None:
+def _renamed(src: str, dst: str, guard: Guard | None, out_dir: Path) -> None:
+    """Rename within the batch folder (relative to its held descriptor when guarded)."""
+    if guard is None:
+        os.rename(out_dir / src, out_dir / dst)
+    else:
+        os.rename(src, dst, src_dir_fd=guard.fd, dst_dir_fd=guard.fd)
+
+
+def publish(out_dir: Path, order_id: str, staged: Path, records: list[dict],
+            guard: Guard | None = None) -> None:
     """Sync the staged folder's files, then rename it to ``out_dir/<order_id>``, swapping
     out an earlier one.
 
     The staged folder must hold exactly the recorded files, each of the
     recorded size. On failure the staged folder is removed and an earlier
-    folder of the order stays.
+    folder of the order stays. The swap is not interrupted by SIGTERM or
+    SIGINT (they are held until it is over); a kill between its two renames
+    leaves the earlier folder as ``<staged>-old``, which :func:`clean_stale`
+    puts back. With ``guard``, the folder is checked to be the batch's own
+    and the renames are made relative to it.
     """
     final = out_dir / order_id
-    old = staged.with_name(f"{staged.name}-old")
+    old = staged.with_name(f"{staged.name}{OLD_SUFFIX}")
     try:
+        if guard is not None:
+            guard.check()
         present = sorted(p.name for p in staged.iterdir())
         check_names(order_id, present)
         sizes = {r["path"].split("/", 1)[1]: r["bytes"] for r in records}
@@ -123,30 +138,34 @@ def publish(out_dir: Path, order_id: str, staged: Path, records: list[dict]) -> 
             raise OutputError(f"{final}: exists and is not an insolegen order folder; refusing "
                               "to replace it (move it away or choose another --out)")
         replaced = final.exists() or final.is_symlink()
-        if replaced:
-            os.rename(final, old)
-        try:
-            os.rename(staged, final)
-        except OSError:
+        with signals_held():
             if replaced:
-                os.rename(old, final)
-            raise
-        fsync_dir(out_dir)
+                _renamed(order_id, old.name, guard, out_dir)
+            try:
+                _renamed(staged.name, order_id, guard, out_dir)
+            except OSError:
+                if replaced:
+                    _renamed(old.name, order_id, guard, out_dir)
+                raise
+            fsync_dir(out_dir)
+            if replaced:
+                remove(old)
     except (OSError, OutputError) as exc:
         remove(staged)
         if isinstance(exc, OutputError):
             raise
         raise OutputError(f"{final}: cannot be written ({exc.strerror or exc})") from None
-    if replaced:
-        remove(old)
 
 
-def write_order(out_dir: Path, order_id: str, files: Mapping[str, bytes]) -> list[dict]:
+def write_order(out_dir: Path, order_id: str, files: Mapping[str, bytes],
+                guard: Guard | None = None) -> list[dict]:
     """Write an order's files into ``out_dir/<order_id>/`` whole, or not at all: staged,
     then published. Returns ``{"path", "sha256", "bytes"}`` per file."""
+    if guard is not None:
+        guard.check()
     staged = staging_dir(out_dir, order_id)
     records = stage(staged, order_id, files)
-    publish(out_dir, order_id, staged, records)
+    publish(out_dir, order_id, staged, records, guard)
     return records
 
 
@@ -170,120 +189,41 @@ def intact(out_dir: Path, entry: OrderResult) -> bool:
     return True
 
 
-class PreviousEntries(Mapping):
-    """An earlier run's manifest entries by order id, read from the file when asked for:
-    only each entry's place in the file is held in memory."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._where: dict[str, tuple[int, int]] = {}  # id: (offset, length) of its last line
-
-    def _entry(self, raw: bytes) -> OrderResult:
-        data = json.loads(raw.decode("utf-8", errors="replace"))
-        if not isinstance(data, dict):
-            raise ValueError(f"a JSON {type(data).__name__}, not an object")
-        return OrderResult.from_json(data)
-
-    def __getitem__(self, order_id: str) -> OrderResult:
-        offset, length = self._where[order_id]
-        with open(self.path, "rb") as fh:
-            fh.seek(offset)
-            return self._entry(fh.read(length))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._where)
-
-    def __len__(self) -> int:
-        return len(self._where)
-
-
-class Manifest:
-    """``DIR/manifest.jsonl``: appended to as orders finish, rewritten whole at the end.
-
-    While a batch runs, a newer line for an order may follow an older one:
-    the last line with a fingerprint wins. Neither earlier runs' entries nor
-    this run's lines are held in memory, only where they are in the file; at
-    the end the file is rewritten (temporary name, then rename) to one line
-    per order: this run's in orders-file order, then earlier runs' orders not
-    in this run, in the order they were first seen.
-    """
+class Guard:
+    """The batch folder held open: :meth:`check` refuses to go on once the path no longer
+    names the folder the batch opened (moved, or swapped for a symlink), so that nothing
+    is written outside it."""
 
     def __init__(self, out_dir: Path) -> None:
-        self.path = out_dir / MANIFEST_NAME
-        self.previous = PreviousEntries(self.path)
-        self._cut_short = False
-        self._mine = array("q")   # (orders line, offset, length) of each line this run wrote
-        self._seen: set[str] = set()
-        if self.path.is_symlink() or (self.path.exists() and not self.path.is_file()):
-            raise OutputError(f"{self.path}: exists and is not a regular file")
-        if self.path.exists():
-            self._read()
-
-    def _read(self) -> None:
-        where = self.previous._where
-        with open(self.path, "rb") as fh:
-            offset, last = 0, b""
-            for number, raw in enumerate(fh, start=1):
-                start, offset, last = offset, offset + len(raw), raw
-                if not raw.strip():
-                    continue
-                try:
-                    entry = self.previous._entry(raw)
-                except (ValueError, TypeError, RecursionError) as exc:
-                    log.warning("%s line %d: ignored, not a manifest entry (%s)", self.path,
-                                number, exc)
-                    continue
-                if isinstance(entry.order_id, str) and entry.fingerprint \
-                        and entry.status in STATUSES:
-                    where[entry.order_id] = (start, len(raw))
-        self._cut_short = bool(last) and not last.endswith(b"\n")
-
-    def append(self, entries: Iterable[OrderResult]) -> None:
-        """Add lines now, synced, so a kill loses no finished order."""
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-        with os.fdopen(os.open(self.path, flags, 0o644), "ab") as fh:
-            offset = fh.seek(0, os.SEEK_END)
-            if self._cut_short:  # a line a kill cut short: end it before adding ours
-                offset += fh.write(b"\n")
-                self._cut_short = False
-            for entry in entries:
-                data = (json.dumps(entry.to_json(), ensure_ascii=True) + "\n").encode("ascii")
-                fh.write(data)
-                self._mine.extend((entry.line or 0, offset, len(data)))
-                offset += len(data)
-                if isinstance(entry.order_id, str):
-                    self._seen.add(entry.order_id.casefold())
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    def rewrite(self) -> None:
-        """One line per order: this run's, then earlier runs' orders not in this run."""
-        mine = sorted(zip(self._mine[0::3], self._mine[1::3], self._mine[2::3]))
-        kept = [i for i in self.previous if i.casefold() not in self._seen]
-        tmp = self.path.with_name(f"{TMP_MARK}{secrets.token_hex(6)}-{MANIFEST_NAME}")
+        self.path = Path(out_dir)
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
         try:
-            with open(tmp, "xb") as out, contextlib.ExitStack() as stack:
-                src = stack.enter_context(open(self.path, "rb")) if mine or kept else None
-                for _, offset, length in mine:
-                    src.seek(offset)
-                    out.write(src.read(length))
-                for order_id in kept:
-                    offset, length = self.previous._where[order_id]
-                    src.seek(offset)
-                    entry = self.previous._entry(src.read(length))
-                    out.write((json.dumps(entry.to_json(), ensure_ascii=True) + "\n")
-                              .encode("ascii"))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
+            self.fd = os.open(self.path, flags)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise OutputError(f"{self.path}: cannot be written ({exc.strerror or exc})") from None
+            raise OutputError(f"out = '{self.path}': not a folder that can be opened "
+                              f"({exc.strerror or exc})") from None
+        info = os.fstat(self.fd)
+        self.identity = (info.st_dev, info.st_ino)
+
+    def check(self) -> None:
+        try:
+            info = os.lstat(self.path)
+            same = (info.st_dev, info.st_ino) == self.identity
+        except OSError:
+            same = False
+        if not same:
+            raise OutputError(f"out = '{self.path}': the folder was moved or replaced (a "
+                              "symlink?) while the batch wrote into it; stopped, nothing is "
+                              "written anywhere else")
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 @contextlib.contextmanager
 def locked(out_dir: Path) -> Iterator[None]:
-    """Hold ``DIR/.insolegen-batch.lock``: two batches never write into one folder."""
+    """Hold ``DIR/.insolegen-batch.lock``: two batches never write into one folder; the
+    lock file is removed when the batch ends, however it ends (short of a kill)."""
     try:
         import fcntl
     except ImportError:  # not POSIX: no advisory locks
@@ -298,16 +238,35 @@ def locked(out_dir: Path) -> Iterator[None]:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino != os.stat(out_dir / LOCK_NAME, follow_symlinks=False).st_ino:
+                raise OSError("the lock file was removed by the batch that held it")
         except OSError:
             raise OutputError(f"out = '{out_dir}': another insolegen batch is writing into it; "
                               "wait for it to end or choose another folder") from None
-        yield
+        try:
+            yield
+        finally:  # removed while still held: a batch that waited on it sees it gone
+            with contextlib.suppress(OSError):
+                os.unlink(out_dir / LOCK_NAME)
     finally:
         os.close(fd)
 
 
 def clean_stale(out_dir: Path) -> None:
-    """Remove temporary files and folders a killed batch left (ids never start with '.')."""
+    """Remove temporary files and folders a killed batch left (ids never start with '.');
+    an order's earlier folder moved aside by a swap that a kill cut between its renames
+    (``<staged>-old`` with no ``<order_id>``) is put back first."""
+    for path in sorted(out_dir.iterdir()):
+        name = path.name
+        if name.startswith(TMP_MARK) and name.endswith(OLD_SUFFIX) and path.is_dir() \
+                and not path.is_symlink():
+            order_id = name[len(TMP_MARK) + 13:-len(OLD_SUFFIX)]
+            final = out_dir / order_id
+            if order_id and not final.exists() and not final.is_symlink() \
+                    and _ours(path, order_id):
+                log.info("putting back %s, moved aside by an interrupted batch", order_id)
+                os.rename(path, final)
+                continue
     for path in out_dir.iterdir():
         if path.name.startswith(TMP_MARK):
             log.info("removing %s, left by an interrupted batch", path.name)

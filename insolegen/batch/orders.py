@@ -15,13 +15,15 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from insolegen import __version__
-from insolegen.core.errors import InputError, InsolegenError, OutputError, ScanError, shown
+from insolegen.core.errors import (InputError, InsolegenError, OutputError, ScanError, one_line,
+                                   shown)
 from insolegen.output.files import safe_id
 from insolegen.pipeline.order import MEASUREMENT_FIELDS, Order, order_from_mapping
 from insolegen.batch.orders_file import Row
@@ -73,6 +75,12 @@ class OrderResult:
     finished_at: str | None = None
     note: str | None = None
     insolegen_version: str = __version__
+
+    def __post_init__(self) -> None:
+        # a message quotes values from the order: one line, cut to about 2,000 characters,
+        # wherever it goes (manifest, summary, log)
+        if isinstance(self.error, str):
+            object.__setattr__(self, "error", one_line(self.error))
 
     def to_json(self) -> dict:
         """The manifest line as a dict."""
@@ -149,6 +157,51 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def scan_file(path: Path, shown_as: object) -> int:
+    """The size of a scan file, checked with ``os.stat`` before it is opened: a regular,
+    non-empty file within the scan size limit; ScanError (naming ``shown_as``) if not."""
+    from insolegen.scan.load import MAX_SCAN_MB_ENV, max_scan_bytes
+    where = f"scan = {shown(shown_as)}"
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise InputError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+    limit = max_scan_bytes()
+    if not stat.S_ISREG(info.st_mode):
+        raise ScanError(f"{where}: not a regular file; expected a scan file")
+    if info.st_size == 0:
+        raise ScanError(f"{where}: empty file (0 bytes)")
+    if info.st_size > limit:
+        raise ScanError(f"{where}: {info.st_size / 1e6:.1f} MB; accepted: at most "
+                        f"{limit / 1e6:g} MB (set {MAX_SCAN_MB_ENV} to change)")
+    return info.st_size
+
+
+def read_scan_file(path: Path, shown_as: object) -> bytes:
+    """A scan file's bytes, its size checked first (:func:`scan_file`) and the reading
+    bounded by it (a file that grows meanwhile is refused)."""
+    size = scan_file(path, shown_as)
+    with open(path, "rb") as fh:
+        data = fh.read(size + 1)
+    if len(data) != size:
+        raise ScanChanged(f"scan = {shown(shown_as)}: changed while it was read")
+    return data
+
+
+def scan_sha256(path: Path, shown_as: object) -> str:
+    """SHA-256 of a scan file, its size checked before it is opened (:func:`scan_file`)
+    and the reading bounded by it."""
+    size = scan_file(path, shown_as)
+    digest, left = hashlib.sha256(), size + 1
+    with open(path, "rb") as fh:
+        while left > 0 and (chunk := fh.read(min(1 << 20, left))):
+            digest.update(chunk)
+            left -= len(chunk)
+    if left != 1:
+        raise ScanChanged(f"scan = {shown(shown_as)}: changed while it was read")
+    return digest.hexdigest()
+
+
 def _canonical(data: object) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str,
                       ensure_ascii=True).encode("ascii")
@@ -208,7 +261,8 @@ class Validator:
         self.base_dir, self.source, self.quiet = base_dir, source, quiet
         self.defaults = dict(defaults or {})
         self.root = Path(os.path.realpath(scan_root)) if scan_root is not None else None
-        self.first_line: dict[str, int] = {}
+        self.first_line: dict[str, int] = {}  # id (case folded): its first line
+        self.spelled: dict[str, str] = {}     # id (case folded): as given, where it differs
         self.scan_hashes: dict[str, str] = {}
 
     def check(self, row: Row) -> Job | OrderResult:
@@ -217,8 +271,8 @@ class Validator:
         try:
             return self._job(row)
         except Exception as exc:  # noqa: BLE001 - one bad order fails alone, whatever it is
-            message = str(exc) if isinstance(exc, InsolegenError) else \
-                f"internal error: {type(exc).__name__}: {exc}"
+            message = one_line(str(exc) if isinstance(exc, InsolegenError) else
+                               f"internal error: {type(exc).__name__}: {exc}")
             if not isinstance(exc, InsolegenError):
                 log.debug("validating line %d", row.line, exc_info=True)
             if not self.quiet:
@@ -240,6 +294,8 @@ class Validator:
             raise DuplicateId(f"order_id = {order_id!r}: duplicate of the order on line "
                               f"{self.first_line[key]}")
         self.first_line[key] = row.line
+        if key != order_id:
+            self.spelled[key] = order_id
         fields = row.fields
         if self.defaults:  # a field an order leaves blank takes the batch's default
             fields = {**fields, **{k: v for k, v in self.defaults.items()
@@ -269,7 +325,9 @@ class Validator:
                                      "scans under the root are read")
             if order.scan not in self.scan_hashes:
                 try:
-                    self.scan_hashes[order.scan] = sha256_file(Path(order.scan))
+                    self.scan_hashes[order.scan] = scan_sha256(Path(order.scan), order.scan)
+                except ScanChanged as exc:
+                    raise ScanError(str(exc)) from None
                 except OSError as exc:
                     raise InputError(f"scan = {shown(order.scan)}: cannot be read "
                                      f"({exc.strerror or exc})") from None

@@ -24,172 +24,28 @@ import dataclasses
 import logging
 import os
 import time
-from collections import Counter
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from insolegen.batch.cluster import dask_client, run_dask
-from insolegen.batch.orders import (MANIFEST_NAME, STATUSES, Job, OrderResult, Validator,
-                                    fingerprint, now, reason, validate)
-from insolegen.batch.folder import (Manifest, clean_stale, intact, locked, publish, remove,
+from insolegen.batch.orders import (MANIFEST_NAME, Job, OrderResult, Validator, fingerprint,
+                                    now, reason, validate)
+from insolegen.batch.folder import (Guard, clean_stale, intact, locked, publish, remove,
                                     write_order)
+from insolegen.batch.manifest import Manifest
+from insolegen.batch.report import BatchResult, Tally, _LogProgress, _RichProgress
 from insolegen.batch.work import WorkItem, WorkOutput, make, run_inline, run_pool
-from insolegen.core.errors import InputError, InsolegenError
-from insolegen.output.files import prepare_dir
+from insolegen.core.errors import InputError, InsolegenError, OutputError
+from insolegen.output.files import prepare_dir, signals_held
 from insolegen.batch.orders_file import Row, iter_orders, read_orders
 
 log = logging.getLogger("insolegen.batch.run")
 
 DETERMINISTIC_PREFIXES = ("invalid ", "unusable scan")  # same input, same failure: not retried
-SHOWN_FAILURES = 20
 CACHED_OUTCOMES = 2_000  # validated orders kept from the first pass (the rest are re-validated)
-
-
-# ---------------------------------------------------------------- progress
-
-
-class _LogProgress:
-    """One plain log line per order (for logs and pipes)."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.count = total, 0
-
-    def advance(self, result: OrderResult, quiet: bool = False) -> None:
-        self.count += 1
-        if quiet:  # invalid ones were logged at validation; skipped ones are counted at the end
-            return
-        if result.status == "failed":
-            log.warning("[%d/%d] %s failed (line %s): %s", self.count, self.total,
-                        result.order_id, result.line, result.error)
-        else:
-            log.info("[%d/%d] %s %s", self.count, self.total, result.order_id, result.status)
-
-    def close(self) -> None:
-        pass
-
-
-class _RichProgress:
-    """A progress bar on the terminal (stderr)."""
-
-    def __init__(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-        self.counts: Counter = Counter()
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), TimeRemainingColumn(),
-                            console=Console(stderr=True), transient=False)
-        self.task = self.bar.add_task("batch", total=total)
-        self.bar.start()
-
-    def advance(self, result: OrderResult, quiet: bool = False) -> None:
-        self.counts[result.status] += 1
-        text = ", ".join(f"{self.counts[s]} {s}" for s in STATUSES if self.counts[s])
-        self.bar.update(self.task, advance=1, description=f"batch: {text}")
-
-    def close(self) -> None:
-        self.bar.stop()
-
-
-# ---------------------------------------------------------------- results
-
-
-@dataclass
-class Tally:
-    """Running counts of a batch's results, and its first failures (in the order met)."""
-
-    statuses: Counter = field(default_factory=Counter)
-    reasons: Counter = field(default_factory=Counter)
-    first_failures: list[OrderResult] = field(default_factory=list)
-    insoles_made: int = 0
-
-    def add(self, result: OrderResult) -> None:
-        self.statuses[result.status] += 1
-        if result.status == "failed":
-            self.reasons[result.reason or "unknown"] += 1
-            if len(self.first_failures) < SHOWN_FAILURES:
-                self.first_failures.append(result)
-        elif result.status == "done":
-            self.insoles_made += result.insoles
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """How the batch went; every order's result (in file order) unless not kept."""
-
-    orders: tuple[OrderResult, ...]
-    out_dir: Path
-    elapsed_s: float
-    backend: str
-    source: str = "orders"
-    dry_run: bool = False
-    tally: Tally | None = None
-
-    def __post_init__(self) -> None:
-        if self.tally is None:
-            tally = Tally()
-            for result in self.orders:
-                tally.add(result)
-            object.__setattr__(self, "tally", tally)
-
-    @property
-    def manifest(self) -> Path:
-        return self.out_dir / MANIFEST_NAME
-
-    @property
-    def total(self) -> int:
-        return sum(self.tally.statuses.values())
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """Orders by status: done, failed, skipped (and pending in a dry run)."""
-        c = self.tally.statuses
-        return {s: c[s] for s in (*STATUSES, "pending") if c[s] or s in STATUSES}
-
-    @property
-    def failures_by_reason(self) -> dict[str, int]:
-        return dict(self.tally.reasons.most_common())
-
-    @property
-    def insoles_made(self) -> int:
-        return self.tally.insoles_made
-
-    @property
-    def insoles_per_s(self) -> float:
-        return self.insoles_made / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def exit_code(self) -> int:
-        """0 when no order failed, 3 when some did."""
-        return 3 if self.tally.statuses["failed"] else 0
-
-    def summary(self) -> str:
-        """A few lines for a person: counts, throughput, failures by reason."""
-        c = self.tally.statuses
-        if self.dry_run:
-            counts = f"{c['pending']} to make, {c['skipped']} to skip, {c['failed']} failed"
-        else:
-            counts = ", ".join(f"{n} {s}" for s, n in self.counts.items())
-        lines = [f"{'dry run: ' if self.dry_run else ''}{self.total} orders from "
-                 f"{self.source}: {counts}"]
-        if not self.dry_run and self.insoles_made:
-            lines.append(f"{self.insoles_made} insoles in {self.elapsed_s:.1f} s: "
-                         f"{self.insoles_per_s:.1f} insoles/s ({self.backend})")
-        elif not self.dry_run:
-            lines.append(f"nothing to make; {self.elapsed_s:.1f} s")
-        if self.failures_by_reason:
-            lines.append("failures by reason:")
-            lines += [f"  {n:5d}  {r}" for r, n in self.failures_by_reason.items()]
-            failed = sorted(self.tally.first_failures, key=lambda r: r.line or 0)
-            lines.append("failed orders:")
-            lines += [f"  line {r.line}: {r.error}" for r in failed]
-            if c["failed"] > len(failed):
-                lines.append(f"  ... and {c['failed'] - len(failed)} more"
-                             + ("" if self.dry_run else " (see the manifest)"))
-        if not self.dry_run:
-            lines.append(f"manifest: {self.manifest}")
-        return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- the batch
@@ -245,7 +101,8 @@ def _carried(job: Job, previous: Mapping[str, OrderResult], out_dir: Path,
     return None
 
 
-def _result(out_dir: Path, item: WorkItem, output: WorkOutput) -> OrderResult:
+def _result(out_dir: Path, item: WorkItem, output: WorkOutput, guard: Guard | None = None
+            ) -> OrderResult:
     """Publish (or write) an order's files and say how it went; a failure removes what the
     worker may have staged."""
     job = item.job
@@ -256,9 +113,9 @@ def _result(out_dir: Path, item: WorkItem, output: WorkOutput) -> OrderResult:
     try:
         if output.records is not None:
             records = output.records
-            publish(out_dir, job.order.order_id, Path(item.stage_dir), records)
+            publish(out_dir, job.order.order_id, Path(item.stage_dir), records, guard)
         elif output.files is not None:
-            records = write_order(out_dir, job.order.order_id, output.files)
+            records = write_order(out_dir, job.order.order_id, output.files, guard)
         else:
             if item.stage_dir is not None:
                 remove(Path(item.stage_dir))
@@ -354,14 +211,17 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
 
     # First pass: every order validated (and every invalid one logged) before any work.
     validator = Validator(src.base_dir, src.source, scan_root, defaults=defaults)
-    cache: dict[int, Job | OrderResult] = {}
+    cache: dict[int, tuple[Row, Job | OrderResult]] = {}
     n_rows = n_valid = 0
+    lines = array("q")  # every row's line, to find the ones the second pass does not reach
     for row in src.rows():
         outcome = validator.check(row)
         n_rows += 1
         n_valid += isinstance(outcome, Job)
+        lines.append(row.line)
         if len(cache) < CACHED_OUTCOMES:
-            cache[row.line] = outcome
+            cache[row.line] = (row, outcome)
+    reached = bytearray(len(lines))
     if n_rows - n_valid:
         log.warning("%s: %d of %d orders invalid", src.source, n_rows - n_valid, n_rows)
     validator.quiet = True
@@ -377,10 +237,30 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
             raise InputError(f"orders = '{src.path}': changed while the batch was reading it; "
                              "run the batch again on a file that stays put")
         for row in src.rows():
-            yield cache.get(row.line) or validator.check(row)
+            at = bisect_left(lines, row.line)
+            if at < len(lines) and lines[at] == row.line:
+                reached[at] = 1
+            cached = cache.get(row.line)
+            # the cached outcome only for the very row it was made from (the file may change)
+            yield cached[1] if cached is not None and cached[0] == row else validator.check(row)
+
+    def not_reached() -> Iterator[OrderResult]:
+        """A failed result for every row of the first pass that the second did not read
+        (the orders file was cut short or rewritten meanwhile)."""
+        missing = {lines[i] for i in range(len(lines)) if not reached[i]}
+        if not missing:
+            return
+        ids = {line: validator.spelled.get(key, key) for key, line in
+               validator.first_line.items() if line in missing}
+        for line in sorted(missing):
+            yield OrderResult(ids.get(line), line, "failed",
+                              f"line {line}: not made: the orders file changed while the batch "
+                              "was reading it and this line was not there the second time; "
+                              "run the batch again on a file that stays put",
+                              "not reached", finished_at=now())
 
     if dry_run:
-        previous = Manifest(out_dir).previous if out_dir.is_dir() else {}
+        previous = Manifest(out_dir, write=False).previous if out_dir.is_dir() else {}
         for outcome in outcomes():
             if isinstance(outcome, Job):
                 outcome = _carried(outcome, previous, out_dir, retry_failed) or OrderResult(
@@ -395,9 +275,20 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
 
     prepare_dir(out_dir)
     with contextlib.ExitStack() as stack:
+        guard = Guard(out_dir)
+        stack.callback(guard.close)
         stack.enter_context(locked(out_dir))
         clean_stale(out_dir)
-        manifest = Manifest(out_dir)
+
+        def sweep() -> None:
+            """Whatever a worker staged after the pool stopped: removed (the lock is held,
+            so every temporary here is this batch's); never through a swapped folder."""
+            with contextlib.suppress(OutputError):
+                guard.check()
+                clean_stale(out_dir)
+        stack.callback(sweep)
+        manifest = Manifest(out_dir, guard)
+        twins = {i.casefold(): i for i in manifest.previous}
         # connect before recording anything: an unusable cluster leaves the folder as it was
         client = stack.enter_context(dask_client(scheduler.strip())) \
             if scheduler and n_valid else None
@@ -418,6 +309,16 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
             """The orders to make; the others are recorded on the way."""
             for outcome in outcomes():
                 if isinstance(outcome, Job):
+                    twin = twins.get(outcome.order.order_id.casefold(), outcome.order.order_id)
+                    if twin != outcome.order.order_id:
+                        record(OrderResult(
+                            outcome.order.order_id, outcome.line, "failed",
+                            f"order_id = {outcome.order.order_id!r}: differs only in case from "
+                            f"order {twin!r}, already in {out_dir} (kept); ids are compared "
+                            "without regard to case: choose another id or another --out",
+                            "invalid order_id", fingerprint=outcome.fingerprint,
+                            finished_at=now()))
+                        continue
                     carried = _carried(outcome, manifest.previous, out_dir, retry_failed)
                     if carried is None:
                         yield outcome
@@ -433,13 +334,19 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
             made = run_inline(jobs())
         else:
             made = run_pool(jobs(), size, out_dir)
+        # closed first on the way out (a signal, a full disk): the pool's workers stop and
+        # their staged folders go before the manifest is rewritten and the lock let go
+        stack.enter_context(contextlib.closing(made))
         for item, output in made:
-            record(_result(out_dir, item, output))
+            with signals_held():  # a folder published is in the manifest before a signal acts
+                record(_result(out_dir, item, output, guard))
+        for result in not_reached():
+            record(result)
     results = tuple(sorted(kept, key=lambda r: r.line or 0))
     return BatchResult(results, out_dir, time.perf_counter() - t0, backend, src.source,
                        tally=tally)
 
 
-__all__ = ["BatchResult", "Job", "Manifest", "OrderResult", "Row", "Tally", "WorkItem",
+__all__ = ["MANIFEST_NAME", "BatchResult", "Job", "Manifest", "OrderResult", "Row", "Tally", "WorkItem",
            "WorkOutput", "dask_client", "fingerprint", "make", "read_orders", "run_batch",
            "validate", "write_order"]

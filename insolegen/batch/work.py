@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from insolegen import __version__
-from insolegen.batch.orders import Job, ScanChanged, parameters_sha256, reason, sha256_file
+from insolegen.batch.orders import (Job, ScanChanged, parameters_sha256, read_scan_file, reason,
+                                    scan_sha256)
 from insolegen.batch.folder import remove, stage, staging_dir
 from insolegen.core.errors import InsolegenError, ScanError, shown
 
@@ -88,8 +89,8 @@ def _scan_foot(item: WorkItem):
     order = item.job.order
     path = Path(order.scan)
     try:
-        here = path.is_file() and sha256_file(path) == item.job.scan_sha256
-    except OSError:
+        here = scan_sha256(path, order.scan) == item.job.scan_sha256
+    except (OSError, InsolegenError):
         here = False
     if not here and item.scan_bytes is None:
         raise ScanChanged(f"scan = {shown(str(path))}: changed or gone since the batch was "
@@ -159,10 +160,12 @@ def load(job: Job, ship_scan: bool) -> WorkItem | WorkOutput:
     if not ship_scan or job.order.scan is None:
         return WorkItem(job)
     try:
-        data = Path(job.order.scan).read_bytes()
+        data = read_scan_file(Path(job.order.scan), job.order.scan)
     except OSError as exc:
         return WorkOutput(None, f"scan = {shown(job.order.scan)}: cannot be read "
                           f"({exc.strerror or exc})", "scan changed")
+    except InsolegenError as exc:
+        return WorkOutput(None, str(exc), "scan changed")
     if hashlib.sha256(data).hexdigest() != job.scan_sha256:
         return WorkOutput(None, f"scan = {shown(job.order.scan)}: changed since the batch was "
                           "validated", "scan changed")
@@ -280,6 +283,18 @@ def run_pool(jobs: Iterable[Job], workers: int, out_dir: Path
                 yield item, output
     finally:
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop(pool)
         for item, _ in inflight.values():
             remove(Path(item.stage_dir))
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Shut the pool down with its workers gone: a batch ending early (a signal, an error)
+    must not leave workers that stage orders after the batch cleaned up."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=30)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from insolegen.core.errors import InputError, ScanError
-from insolegen.output.formats import Body, parse_3mf, parse_stl
+from insolegen.output.meshread import Body, parse_3mf, parse_stl
 from insolegen.geometry.inspection import measure, merge_corners
 from insolegen.check.compare import compare
 from insolegen.check.printability import DEFAULT_MATERIAL, check_mesh, material, verdict
@@ -49,18 +49,64 @@ def read_bodies(path: Path) -> tuple[str, list[Body]]:
     return "stl", [Body(path.stem, v, f, np.eye(4))]
 
 
+MAX_DESIGN_BYTES = 16 << 20  # a design report is tens of kB
+_EXPECTED = ("insole_length_mm", "heel_seat_height_mm", "heel_cup_depth_mm",
+             "rearfoot_tilt_deg", "arch_height_mm", "arch_peak_height_mm", "min_thickness_mm")
+_LANDMARKS = ("heel_centre", "arch_apex")
+
+
+def _finite(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not np.isfinite(value) or abs(value) > 1e6:
+        raise ValueError(f"{what} = {str(value)[:40]!r}: expected a finite number")
+    return float(value)
+
+
+def _numbers(value: object, n: int, what: str) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        raise ValueError(f"{what}: expected {n} numbers")
+    return tuple(_finite(x, what) for x in value)
+
+
 def _design(path: Path | None) -> dict | None:
+    """The parts of a design report the check uses, each checked for type, shape and
+    finiteness (a hostile report is an InputError naming what is wrong)."""
     if path is None:
         return None
+    where = f"design = '{path}': not an insolegen design report"
     try:
+        if Path(path).stat().st_size > MAX_DESIGN_BYTES:
+            raise ValueError(f"larger than {MAX_DESIGN_BYTES} bytes")
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        d = data["design"] if "design" in data else data
-        return {"file": str(path), "landmarks": {k: tuple(v) for k, v in d["landmarks"].items()},
-                "heel_width_mm": d["foot"]["heel_width_mm"], "expected": d["expected"],
-                "resolution_mm": d.get("resolution_mm", 1.0),
-                "seat_exclusions": tuple(tuple(e) for e in d.get("seat_exclusions", []))}
+        d = data.get("design", data) if isinstance(data, dict) else None
+        if not isinstance(d, dict):
+            raise ValueError("expected a JSON object with a 'design' object")
+        marks, foot, expected = d.get("landmarks"), d.get("foot"), d.get("expected")
+        if not isinstance(marks, dict) or not isinstance(foot, dict) \
+                or not isinstance(expected, dict):
+            raise ValueError("expected 'landmarks', 'foot' and 'expected' objects")
+        missing = [k for k in _LANDMARKS if k not in marks] + \
+            [k for k in _EXPECTED if k not in expected]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+        heel = _finite(foot.get("heel_width_mm"), "foot.heel_width_mm")
+        resolution = _finite(d.get("resolution_mm", 1.0), "resolution_mm")
+        if heel <= 0 or resolution <= 0:
+            raise ValueError("heel_width_mm and resolution_mm must be positive")
+        exclusions = d.get("seat_exclusions", [])
+        if not isinstance(exclusions, list) or len(exclusions) > 100:
+            raise ValueError("seat_exclusions: expected a list of (x, y, radius)")
+        return {"file": str(path),
+                "landmarks": {k: _numbers(v, 2, f"landmarks.{str(k)[:40]}")
+                              for k, v in marks.items()},
+                "heel_width_mm": heel,
+                "expected": {k: _finite(expected[k], f"expected.{k}") for k in _EXPECTED},
+                "resolution_mm": resolution,
+                "seat_exclusions": tuple(_numbers(e, 3, "seat_exclusions") for e in exclusions)}
+    except RecursionError:
+        raise InputError(f"{where} (nested too deep)") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"design = '{path}': not an insolegen design report ({exc})") from None
+        raise InputError(f"{where} ({str(exc)[:200]})") from None
 
 
 def _insole(body: Body, side: str, design: dict | None) -> dict:
@@ -79,8 +125,8 @@ def _insole(body: Body, side: str, design: dict | None) -> dict:
         else:
             out["landmarks"] = "estimated from the mesh (no design report found)"
             out["measured"] = measure(body.vertices, body.faces, side)
-    except (ValueError, IndexError, np.linalg.LinAlgError) as exc:
-        return {"side": side, "error": f"not measurable as an insole ({exc})"}
+    except (ValueError, IndexError, KeyError, np.linalg.LinAlgError) as exc:
+        return {"side": side, "error": f"not measurable as an insole ({str(exc)[:200]})"}
     return out
 
 

@@ -410,6 +410,13 @@ def _on_sigterm(signum, frame) -> None:
     raise _Terminated()
 
 
+def _one_line(text: object, limit: int = 2000) -> str:
+    """``text`` as one printable line of at most about ``limit`` characters
+    (:func:`insolegen.core.errors.one_line`)."""
+    from insolegen.core.errors import one_line
+    return one_line(text, limit)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)

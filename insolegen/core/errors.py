@@ -32,6 +32,28 @@ class OutputError(InputError):
     """The output location cannot be written."""
 
 
+MAX_MESSAGE_CHARS = 2000
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def one_line(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` as one printable line of at most about ``limit`` characters.
+
+    Messages quote values from orders and paths, which may hold newlines or
+    control characters; those are escaped so that an error is always one
+    line, and a huge value is cut in the middle, saying how long the text was.
+    """
+    text = str(text)
+    line = _printable(text) if len(text) <= limit else ""
+    if line and len(line) <= limit or not text:
+        return line
+    return (f"{_printable(text[:limit - 500])[:limit - 500]} ... ({len(text)} characters) "
+            f"... {_printable(text[-450:])[-450:]}")
+
+
 def shown(value: object, limit: int = 80) -> str:
     """``repr(value)`` for a message, cut to about ``limit`` characters."""
     text = repr(value)
@@ -41,14 +63,3 @@ def shown(value: object, limit: int = 80) -> str:
 def field_error(field: str, value: object, accepted: str) -> InputError:
     """Build the standard message: ``field = value: accepted``."""
     return InputError(f"{field} = {value!r}: {accepted}")
-
-
-def one_line(text: object, limit: int = 2000) -> str:
-    """``text`` as one printable line of at most about ``limit`` characters.
-
-    Messages quote values from orders and paths, which may hold newlines or
-    control characters; those are escaped so that an error is always one line
-    (the CLI's stderr line, the web API's ``error``).
-    """
-    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
-    return line if len(line) <= limit else f"{line[:limit - 500]} ... {line[-450:]}"

@@ -12,6 +12,8 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from insolegen.core.errors import InputError, OutputError
@@ -80,6 +82,29 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGTERM and SIGINT held for the few renames of a swap, then delivered, so that a set
+    of files is replaced whole or not at all. Their handlers are swapped for a recorder
+    (Python runs handlers in the main thread, whichever thread the signal reached); in other
+    threads, where handlers cannot be set, a no-op."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    held = (signal.SIGTERM, signal.SIGINT)
+    before = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(pending):
+            signal.raise_signal(signum)
+
+
 class AtomicWriter:
     """Collects a job's files under temporary names; :meth:`commit` renames them all.
 
@@ -91,16 +116,33 @@ class AtomicWriter:
         self.folder = prepare_dir(folder)
         self.force = force
         self.pending: list[tuple[Path, Path]] = []
+        self.retired: list[Path] = []
+
+    def _replaceable(self, final: Path) -> None:
+        if final.is_symlink() or (final.exists() and not final.is_file()):
+            raise OutputError(f"{final}: exists and is not a regular file; refusing to replace it")
+        if final.exists() and not self.force:
+            raise OutputError(f"{final}: already exists; use --force to overwrite")
+
+    def retire(self, name: str) -> None:
+        """A file of the job's earlier set that the new set does not have: with ``force``
+        it is removed by :meth:`commit`, with the others replaced (put back if the commit
+        fails); without, its presence refuses the job like any existing file."""
+        final = self.folder / name
+        if name != Path(name).name or name.startswith(".") or not os.path.lexists(final) \
+                or any(f == final for _, f in self.pending) or final in self.retired:
+            return
+        self._replaceable(final)
+        self.retired.append(final)
 
     def target(self, name: str) -> Path:
         """Reserve the final name ``name`` in the folder; returns the temporary path."""
         if not name or name != Path(name).name or name.startswith("."):
             raise OutputError(f"{name!r}: not a plain file name; refusing to write it")
         final = self.folder / name
-        if final.is_symlink() or (final.exists() and not final.is_file()):
-            raise OutputError(f"{final}: exists and is not a regular file; refusing to replace it")
-        if final.exists() and not self.force:
-            raise OutputError(f"{final}: already exists; use --force to overwrite")
+        self._replaceable(final)
+        if final in self.retired:
+            self.retired.remove(final)
         tmp = self.folder / f"{TMP_MARK}{secrets.token_hex(6)}-{name}"
         self.pending.append((tmp, final))
         return tmp
@@ -140,15 +182,29 @@ class AtomicWriter:
         replaced are first moved aside, the marker's old version first, and
         the new marker is renamed in last. So whenever the marker exists,
         every file of its job is there and complete; if a rename fails, the
-        new files are removed and the old ones put back.
+        new files are removed and the old ones put back, the :meth:`retire` d
+        ones too. SIGTERM and SIGINT wait until the renames are over
+        (:func:`signals_held`), so a signal never leaves half a set.
         """
+        for tmp, _ in self.pending:
+            try:
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                self.discard()
+                raise OutputError(f"{self.folder}: cannot finish writing "
+                                  f"({exc.strerror or exc})") from None
+        with signals_held():  # the swap, its undoing and its clean-up: never cut by a signal
+            placed = self._swap_or_restore()
+        self.pending = []
+        return placed
+
+    def _swap_or_restore(self) -> list[Path]:
         aside: list[tuple[Path, Path]] = []
         placed: list[Path] = []
         try:
-            for tmp, _ in self.pending:
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-            for _, final in reversed(self.pending):
+            finals = [final for _, final in self.pending]
+            for final in [*reversed(finals), *self.retired]:
                 if os.path.lexists(final):
                     old = self.folder / f"{TMP_MARK}{secrets.token_hex(6)}-old-{final.name}"
                     os.replace(final, old)
@@ -170,7 +226,6 @@ class AtomicWriter:
                 from None
         for old, _ in aside:
             old.unlink(missing_ok=True)
-        self.pending = []
         return placed
 
     def discard(self) -> None:

@@ -18,21 +18,14 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from dataclasses import dataclass
-from xml.etree import ElementTree
 
 import numpy as np
-from stl.mesh import Mesh
 
-from insolegen.core.errors import ScanError
 from insolegen.output.stl import stl_bytes_array
 from insolegen.geometry.inspection import merge_corners
 from insolegen.mesh.solid import Solid
 
 PLATE_GAP_MM = 10.0          # space between the two insoles on a 3MF build plate
-MAX_3MF_MODEL_BYTES = 2**31  # refuse to inflate a 3MF model part larger than this
-_UNITS_MM = {"micron": 1e-3, "millimeter": 1.0, "centimeter": 10.0, "inch": 25.4,
-             "foot": 304.8, "meter": 1000.0}
 _NS_3MF = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -164,140 +157,9 @@ def _xml_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-# --- reading -----------------------------------------------------------------------
+# The readers (STL and 3MF in, bounded) live in insolegen.output.meshread; here for callers
+# of the older name.
+from insolegen.output.meshread import Body, parse_3mf, parse_stl  # noqa: E402
 
-def parse_stl(data: bytes, where: str) -> np.ndarray:
-    """(m, 3, 3) float32 triangle corners of a binary or ASCII STL held in ``data``.
-
-    Binary when the size matches the face count in bytes 80-84 (an ASCII-looking
-    ``solid`` header does not decide it); ASCII otherwise.
-    """
-    if len(data) >= 84:
-        count = int(np.frombuffer(data, "<u4", 1, 80)[0])
-        if len(data) == 84 + 50 * count:
-            tri = np.frombuffer(data, Mesh.dtype, count, 84)["vectors"].copy()
-            if not np.all(np.isfinite(tri)):
-                raise ScanError(f"{where}: not a readable STL (non-finite coordinates)")
-            return tri
-    if not data.lstrip()[:5].lower() == b"solid":
-        raise ScanError(f"{where}: not a readable STL (neither binary nor ASCII)")
-    tokens = np.array(data.split(), dtype=object)
-    at = np.flatnonzero((tokens == b"vertex") | (tokens == b"VERTEX"))
-    if len(at) == 0 or len(at) % 3 or at[-1] + 3 >= len(tokens):
-        raise ScanError(f"{where}: not a readable STL (ASCII without whole triangles)")
-    picked = tokens[(at[:, None] + np.arange(1, 4)).ravel()]
-    try:
-        xyz = np.fromiter(map(float, picked), dtype=np.float64, count=len(picked))
-    except ValueError:
-        raise ScanError(f"{where}: not a readable STL (a vertex is not three numbers)") from None
-    if not np.all(np.isfinite(xyz)):
-        raise ScanError(f"{where}: not a readable STL (non-finite coordinates)")
-    return xyz.astype(np.float32).reshape(-1, 3, 3)
-
-
-@dataclass(frozen=True)
-class Body:
-    """One object of a mesh file: name, object-frame vertices (n, 3) float mm,
-    faces (m, 3) int, and its placement on the plate (4, 4) float."""
-
-    name: str
-    vertices: np.ndarray
-    faces: np.ndarray
-    placement: np.ndarray
-
-    def placed(self) -> tuple[np.ndarray, np.ndarray]:
-        """Vertices and faces where the build item puts them (faces re-wound if mirrored)."""
-        v = self.vertices @ self.placement[:3, :3].T + self.placement[:3, 3]
-        mirrored = np.linalg.det(self.placement[:3, :3]) < 0
-        return v, (self.faces[:, ::-1] if mirrored else self.faces)
-
-
-def _transform(text: str | None, where: str) -> np.ndarray:
-    m = np.eye(4)
-    if text:
-        try:
-            values = np.array(text.split(), dtype=float)
-        except ValueError:
-            values = np.array([])
-        if values.shape != (12,) or not np.all(np.isfinite(values)):
-            raise ScanError(f"{where}: transform = {text[:60]!r}: expected 12 numbers")
-        m[:3, :3] = values[:9].reshape(3, 3).T
-        m[:3, 3] = values[9:]
-    return m
-
-
-def parse_3mf(data: bytes, where: str) -> list[Body]:
-    """The build items of a 3MF package as bodies in mm (components flattened)."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = [i for i in archive.infolist() if i.filename.lower().endswith(".model")
-                 and i.filename.lower().lstrip("/").startswith("3d/")]
-        main = next((i for i in infos if i.filename.lower().lstrip("/") == "3d/3dmodel.model"),
-                    infos[0] if infos else None)
-        if main is None:
-            raise ScanError(f"{where}: not a 3MF package (no 3D/3dmodel.model)")
-        if main.file_size > MAX_3MF_MODEL_BYTES:
-            raise ScanError(f"{where}: 3MF model of {main.file_size} bytes is too large")
-        root = ElementTree.fromstring(archive.read(main))
-    except (zipfile.BadZipFile, ElementTree.ParseError, OSError, EOFError) as exc:
-        raise ScanError(f"{where}: not a readable 3MF ({exc})") from None
-    ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
-    unit = root.get("unit", "millimeter")
-    if unit not in _UNITS_MM:
-        raise ScanError(f"{where}: unit = {unit!r}: expected one of {', '.join(_UNITS_MM)}")
-    scale = _UNITS_MM[unit]
-    meshes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    parts: dict[str, list[tuple[str, np.ndarray]]] = {}
-    names: dict[str, str] = {}
-    for obj in root.iter(f"{ns}object"):
-        oid = obj.get("id", "")
-        names[oid] = obj.get("name") or f"object {oid}"
-        mesh = obj.find(f"{ns}mesh")
-        if mesh is not None:
-            try:
-                v = np.array([[float(e.get("x")), float(e.get("y")), float(e.get("z"))]
-                              for e in mesh.iter(f"{ns}vertex")], dtype=np.float64) * scale
-                f = np.array([[int(e.get("v1")), int(e.get("v2")), int(e.get("v3"))]
-                              for e in mesh.iter(f"{ns}triangle")], dtype=np.int64)
-            except (TypeError, ValueError):
-                raise ScanError(f"{where}: object {oid}: a vertex or triangle is not numeric") \
-                    from None
-            v, f = v.reshape(-1, 3), f.reshape(-1, 3)
-            if len(f) and (f.min() < 0 or f.max() >= len(v)):
-                raise ScanError(f"{where}: object {oid}: a triangle refers to a missing vertex")
-            if not np.all(np.isfinite(v)):
-                raise ScanError(f"{where}: object {oid}: non-finite coordinates")
-            meshes[oid] = (v, f)
-        parts[oid] = [(c.get("objectid", ""), _transform(c.get("transform"), where))
-                      for c in obj.iter(f"{ns}component")]
-
-    def flatten(oid: str, depth: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        if depth > 16:
-            raise ScanError(f"{where}: components nested too deep (a cycle?)")
-        if oid not in names:
-            raise ScanError(f"{where}: objectid = {oid!r}: no such object")
-        out = []
-        if oid in meshes:
-            out.append(meshes[oid])
-        for child, m in parts[oid]:
-            for v, f in flatten(child, depth + 1):
-                mirrored = np.linalg.det(m[:3, :3]) < 0
-                out.append((v @ m[:3, :3].T + m[:3, 3] * scale,
-                            f[:, ::-1] if mirrored else f))
-        return out
-
-    bodies = []
-    build = root.find(f"{ns}build")
-    for item in (build.iter(f"{ns}item") if build is not None else ()):
-        oid = item.get("objectid", "")
-        pieces = flatten(oid, 0)
-        starts = np.cumsum([0] + [len(v) for v, _ in pieces])
-        v = np.vstack([p[0] for p in pieces]) if pieces else np.zeros((0, 3))
-        f = (np.vstack([p[1] + s for p, s in zip(pieces, starts)]) if pieces
-             else np.zeros((0, 3), np.int64))
-        placement = _transform(item.get("transform"), where)
-        placement[:3, 3] *= scale
-        bodies.append(Body(names[oid], v, f, placement))
-    if not bodies:
-        raise ScanError(f"{where}: 3MF without build items: nothing to print")
-    return bodies
+__all__ = ["Body", "float32_triangles", "indexed", "obj", "parse_3mf", "parse_stl",
+           "plate_offsets", "stl_ascii", "threemf"]

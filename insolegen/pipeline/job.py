@@ -8,6 +8,7 @@ complete and the written meshes have been measured and found as designed.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from insolegen.design.model import InsoleDesign, design_insole
 from insolegen.core.errors import InsolegenError
 from insolegen.output.files import AtomicWriter, json_text
 from insolegen.foot.model import Foot
-from insolegen.output.formats import parse_stl
+from insolegen.output.meshread import parse_stl
 from insolegen.geometry.inspection import edge_counts, measure, merge_corners
 from insolegen.foot.measurements import foot_from_measurements
 from insolegen.mesh.solid import Solid
@@ -105,6 +106,8 @@ def generate(order: Order, out_dir: Path, force: bool = False, foot: Foot | None
     rendered = render(order, foot)
     t0 = time.perf_counter()
     with AtomicWriter(Path(out_dir), force=force) as writer:
+        for name in earlier_set(order.order_id, Path(out_dir)):
+            writer.retire(name)  # the whole earlier set goes, not only the names made anew
         for name, data in rendered.files.items():
             tmp = writer.bytes(name, data)
             if tmp.read_bytes() != data:
@@ -117,6 +120,27 @@ def generate(order: Order, out_dir: Path, force: bool = False, foot: Foot | None
     log.info("%s: wrote %s in %.3f s", order.order_id, ", ".join(p.name for p in written),
              timings["total_s"])
     return Result(order.order_id, files, rendered.design, rendered.measured, timings)
+
+
+MAX_REPORT_BYTES = 16 << 20
+
+
+def earlier_set(order_id: str, folder: Path) -> list[str]:
+    """The file names an earlier job of ``order_id`` may have left in ``folder``: those its
+    report lists, and every name a job of that id can have (an unfinished job has no report)."""
+    names = [f"{order_id}{end}" for end in ("_right.stl", "_left.stl", ".3mf", "_right.obj",
+                                            "_left.obj", ".png", "_ticket.pdf")]
+    report = folder / f"{order_id}.json"
+    try:
+        if report.is_file() and not report.is_symlink() \
+                and report.stat().st_size <= MAX_REPORT_BYTES:
+            data = json.loads(report.read_text(encoding="utf-8"))
+            listed = [*data.get("files", {}).values(), *data.get("making", {}).get("sha256", {})]
+            names += [n for n in listed if isinstance(n, str) and n.startswith(order_id)
+                      and Path(n).name == n]
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
+        pass  # not a report of ours: only the names a job can have
+    return list(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)

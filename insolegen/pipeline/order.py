@@ -160,7 +160,7 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
             raise InputError("foot_length_mm: missing; give foot_length_mm, shoe_size or scan")
         measurements = Measurements(shoe_size=shoe, side=None, **given)
         from insolegen.foot.measurements import foot_from_measurements
-        foot_from_measurements(measurements)  # validate now, not in the middle of a batch
+        foot = foot_from_measurements(measurements)  # validate now, not in the middle of a batch
 
     fmts = ["stl"] if _blank(data.get("formats")) else _split(data["formats"], "formats")
     fmts = [f.lower().lstrip(".") for f in fmts]
@@ -172,6 +172,9 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
         raise InputError(f"formats = {bad[0]!r}: expected one or more of {', '.join(formats)}")
     resolution = data.get("resolution_mm")
     resolution = DEFAULT_RESOLUTION_MM if _blank(resolution) else check_resolution(resolution)
+    if measurements is not None:  # a scan's foot is known when it is read (design_insole)
+        from insolegen.design.model import check_resolution_for
+        check_resolution_for(resolution, foot.foot_length_mm)
 
     from insolegen.design.model import check_parameters
     from insolegen.prescription.profiles import prescribe

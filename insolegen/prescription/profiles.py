@@ -73,15 +73,43 @@ def _profile_dirs() -> list[Path]:
     return folders("insolegen.profile_data", PROFILE_DIR_ENV, "profile")
 
 
+def usable_name(stem: str) -> bool:
+    """Whether a profile file named ``<stem>.toml`` can be asked for as a condition: its stem
+    is already canonical (lower case ASCII letters, digits and ``_``, at most
+    :data:`MAX_NAME_CHARS`)."""
+    return (stem.isascii() and stem.replace("_", "").isalnum() and stem == stem.lower()
+            and len(stem) <= MAX_NAME_CHARS and ALIASES.get(stem, stem) == stem)
+
+
+def _unusable() -> list[Path]:
+    return sorted(p for d in _profile_dirs() for p in d.glob("*.toml")
+                  if not usable_name(p.stem))
+
+
 def available() -> tuple[str, ...]:
-    """Names of the condition profiles that can be used, sorted."""
-    return tuple(sorted({p.stem for d in _profile_dirs() for p in d.glob("*.toml")}))
+    """Names of the condition profiles that can be used, sorted (files whose names can never
+    be asked for are left out; see :func:`usable_name`)."""
+    return tuple(sorted({p.stem for d in _profile_dirs() for p in d.glob("*.toml")
+                         if usable_name(p.stem)}))
 
 
 def normalise_condition(name: str) -> str:
     """Canonical condition name (``'Flat-Feet'`` -> ``'flat_feet'``); aliases resolved."""
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     return ALIASES.get(key, key)
+
+
+def _unknown(name: str) -> ProfileError:
+    """The error for an unknown condition; names a profile file that was meant but whose
+    name can never be used, and how to rename it."""
+    key = normalise_condition(name).replace(".", "_")
+    for path in _unusable():
+        if normalise_condition(path.stem).replace(".", "_") == key:
+            return ProfileError(f"condition = {shown(name)}: the profile file '{path}' has a "
+                                f"name that cannot be used; rename it to '{key}.toml' "
+                                "(lower case letters, digits and '_')")
+    return ProfileError(f"condition = {shown(name)}: unknown; known conditions: "
+                        f"{', '.join(available())}")
 
 
 def load_profile_file(path: Path) -> Profile:
@@ -121,8 +149,7 @@ def load_profile(name: str) -> Profile:
             path = folder / f"{key}.toml"
             if path.is_file():
                 return _load_cached(path, path.stat().st_mtime_ns)
-    raise ProfileError(f"condition = {shown(name)}: unknown; known conditions: "
-                       f"{', '.join(available())}")
+    raise _unknown(name)
 
 
 @functools.lru_cache(maxsize=64)

@@ -13,6 +13,20 @@ from pathlib import Path
 from insolegen.core.errors import ProfileError
 
 MAX_PROFILE_BYTES = 1 << 20   # a profile or base is a few hundred bytes
+MAX_NESTING = 32              # arrays / inline tables within each other (a profile needs 2)
+
+
+def _nesting(text: str) -> int:
+    """An upper bound of how deep ``[``/``{`` nest in TOML text (brackets in strings and
+    comments count too: it only has to bound what the parser would recurse into)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def read_toml(path: Path, where: str, top_keys: tuple[str, ...]) -> dict:
@@ -25,11 +39,18 @@ def read_toml(path: Path, where: str, top_keys: tuple[str, ...]) -> dict:
             raise ProfileError(f"{where}{info.st_size} bytes, more than the "
                                f"{MAX_PROFILE_BYTES} a profile may have")
         text = path.read_text(encoding="utf-8-sig")  # -sig: Notepad's byte order mark
+        depth = _nesting(text)
+        if depth > MAX_NESTING:
+            raise ProfileError(f"{where}arrays or tables nested {depth} deep; a profile "
+                               f"nests at most {MAX_NESTING}")
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         last = f"(at line {max(len(text.splitlines()), 1)}, the end of the file)"
         raise ProfileError(f"{where}TOML syntax error: "
                            f"{str(exc).replace('(at end of document)', last)}") from None
+    except RecursionError:
+        raise ProfileError(f"{where}arrays or tables nested too deep; a profile nests at "
+                           f"most {MAX_NESTING}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{where}cannot be read: {exc}") from None
     for key in data:

@@ -8,7 +8,7 @@ counts against :data:`MAX_ELEMENTS`. After parsing, every coordinate must be
 finite and there must be at least :data:`MIN_POINTS` points.
 
 The loader knows nothing of feet: it returns the vertices (and faces, for a
-mesh) in the file's own units and frame. :func:`detect_units` then picks the
+mesh) in the file's own units and axes, centred on the origin. :func:`detect_units` then picks the
 unit from the object's size.
 """
 
@@ -50,12 +50,14 @@ TYPICAL_EXTENT_MM = 270.0
 @dataclass(frozen=True)
 class RawScan:
     """A scan as read: ``vertices`` (n, 3) float64 in the file's units and frame,
-    ``faces`` (m, 3) int64 for a mesh or ``None`` for a point cloud."""
+    ``faces`` (m, 3) int64 for a mesh or ``None`` for a point cloud; the vertices are
+    translated so that their bounding box is centred on the origin, by ``-offset``."""
 
     path: str
     file_format: str
     vertices: np.ndarray
     faces: np.ndarray | None
+    offset: np.ndarray | None = None  # (3,) file units: the file's coordinates = vertices + offset
 
     @property
     def kind(self) -> str:
@@ -245,8 +247,11 @@ def read_scan(path: Path | str) -> RawScan:
             if file_type == "stl":
                 count = _binary_stl_count(head, size, path)
                 file_type = "stl" if count is not None else "stl_ascii"
-                data = head + fh.read(84 + 50 * count - len(head)) if count is not None \
-                    else head + fh.read()
+                if count is not None:  # the counted triangles only: trailing bytes unread
+                    need = 84 + 50 * count
+                    data = (head + fh.read(max(0, need - len(head))))[:need]
+                else:
+                    data = head + fh.read()
             else:
                 if file_type == "ply":
                     _ply_counts(head, path)
@@ -276,6 +281,10 @@ def read_scan(path: Path | str) -> RawScan:
     if n_points < MIN_POINTS:
         raise ScanError(f"scan = '{path}': {n_points} distinct points; a foot scan has at "
                         f"least {MIN_POINTS}")
+    # A scan's frame is arbitrary (later stages align it): centred here, where the subtraction
+    # is exact, so that a scan far from its origin (1e9 m away) meshes as well as one near it.
+    offset = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
+    vertices -= offset
     log.info("scan %s: %s, %d vertices%s", path.name, file_type, len(vertices),
              "" if faces is None else f", {len(faces)} triangles")
-    return RawScan(str(path), file_type, vertices, faces)
+    return RawScan(str(path), file_type, vertices, faces, offset)

@@ -16,6 +16,7 @@ so it reaches the job's report.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -132,6 +133,7 @@ def process_feet(path: Path | str, units: str | None = None,
     t0 = time.perf_counter()
     with about(path):
         raw = read_scan(path)
+        offset = raw.offset
         t1 = time.perf_counter()
         scale = None
         if foot_length_mm is not None and units is None:
@@ -141,6 +143,11 @@ def process_feet(path: Path | str, units: str | None = None,
             scale *= foot_length_mm / float(np.mean([m.foot_length_mm for _, m in staged]))
             staged = _stages(raw, units, scale, kind)
         del raw
+        if offset is not None:  # the scan was centred as read: the transform is from the file
+            shift = np.eye(4)
+            shift[:3, 3] = -offset
+            staged = [(dataclasses.replace(scan, to_canonical=scan.to_canonical @ shift), m)
+                      for scan, m in staged]
         if len(staged) == 2 and staged[0][0].side == staged[1][0].side:
             raise ScanError(f"scan: two feet in the file, both told to be {staged[0][0].side} "
                             "feet by their shape; expected a left and a right")

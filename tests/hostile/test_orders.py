@@ -203,7 +203,7 @@ def test_memory_does_not_grow_with_the_number_of_orders(dry_runs):
 MANIFEST_PEAK = textwrap.dedent("""
     import json, resource, sys
     from pathlib import Path
-    from insolegen.batch.folder import Manifest
+    from insolegen.batch.manifest import Manifest
     folder = Path(sys.argv[1])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     manifest = Manifest(folder)
