@@ -49,7 +49,7 @@ def indexed(solid: Solid) -> tuple[np.ndarray, np.ndarray]:
     return merge_corners(float32_triangles(solid))
 
 
-def _numbers(fmt_row: str, rows: np.ndarray) -> str:
+def numbers(fmt_row: str, rows: np.ndarray) -> str:
     """Format a (k, c) array row by row with one %-format per row (vectorised)."""
     if len(rows) == 0:
         return ""
@@ -63,7 +63,7 @@ def stl_ascii(solid: Solid, name: str) -> bytes:
     facet = ("facet normal %.9g %.9g %.9g\n  outer loop\n" + "    vertex %.9g %.9g %.9g\n" * 3
              + "  endloop\nendfacet\n")
     label = re.sub(r"\s+", " ", name).strip()
-    return f"solid {label}\n{_numbers(facet, rows)}endsolid {label}\n".encode("ascii")
+    return f"solid {label}\n{numbers(facet, rows)}endsolid {label}\n".encode("ascii")
 
 
 def obj(solid: Solid, comment: str) -> bytes:
@@ -71,8 +71,8 @@ def obj(solid: Solid, comment: str) -> bytes:
     vertices, faces = indexed(solid)
     head = "".join(f"# {line}\n" for line in comment.splitlines())
     return (head + "# units: millimetre\n"
-            + _numbers("v %.9g %.9g %.9g\n", vertices)
-            + _numbers("f %d %d %d\n", faces + 1)).encode("ascii")
+            + numbers("v %.9g %.9g %.9g\n", vertices)
+            + numbers("f %d %d %d\n", faces + 1)).encode("ascii")
 
 
 def plate_offsets(solids: dict[str, Solid], gap_mm: float = PLATE_GAP_MM
@@ -100,22 +100,35 @@ def threemf(solids: dict[str, Solid], order_id: str, title: str) -> bytes:
     objects, items = [], []
     for number, side in enumerate(s for s in ("left", "right") if s in solids):
         vertices, faces = indexed(solids[side])
-        objects.append(
-            f' <object id="{number + 1}" type="model" name={quoteattr(f"{order_id} {side}")}>'
-            "<mesh><vertices>\n"
-            + _numbers('<vertex x="%.9g" y="%.9g" z="%.9g"/>\n', vertices)
-            + "</vertices><triangles>\n"
-            + _numbers('<triangle v1="%d" v2="%d" v3="%d"/>\n', faces)
-            + "</triangles></mesh></object>\n")
+        objects.append(mesh_object(number + 1, f"{order_id} {side}", vertices, faces))
         tx, ty, tz = offsets[side]
         items.append(f' <item objectid="{number + 1}" '
                      f'transform="1 0 0 0 1 0 0 0 1 {tx:.6f} {ty:.6f} {tz:.6f}"/>\n')
-    model = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-             f'<model unit="millimeter" xml:lang="en-US" xmlns="{_NS_3MF}">\n'
-             f' <metadata name="Title">{_xml_text(title)}</metadata>\n'
-             ' <metadata name="Application">insolegen</metadata>\n'
-             "<resources>\n" + "".join(objects) + "</resources>\n"
-             "<build>\n" + "".join(items) + "</build>\n</model>\n")
+    return package(model_xml(title, objects, items))
+
+
+def mesh_object(oid: int, name: str, vertices: np.ndarray, faces: np.ndarray) -> str:
+    """One 3MF ``<object>`` holding a mesh: vertices (n, 3) mm, faces (m, 3)."""
+    return (f' <object id="{oid}" type="model" name={quoteattr(name)}><mesh><vertices>\n'
+            + numbers('<vertex x="%.9g" y="%.9g" z="%.9g"/>\n', vertices)
+            + "</vertices><triangles>\n"
+            + numbers('<triangle v1="%d" v2="%d" v3="%d"/>\n', faces)
+            + "</triangles></mesh></object>\n")
+
+
+def model_xml(title: str, objects: list[str], items: list[str]) -> str:
+    """The 3MF model part (unit millimetre) of these ``<object>`` and ``<item>`` lines."""
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<model unit="millimeter" xml:lang="en-US" xmlns="{_NS_3MF}">\n'
+            f' <metadata name="Title">{xml_text(title)}</metadata>\n'
+            ' <metadata name="Application">insolegen</metadata>\n'
+            "<resources>\n" + "".join(objects) + "</resources>\n"
+            "<build>\n" + "".join(items) + "</build>\n</model>\n")
+
+
+def package(model: str, extra: dict[str, str] | None = None) -> bytes:
+    """A 3MF zip package around the ``model`` XML text, with ``extra`` parts (name -> text,
+    e.g. slicer settings under ``Metadata/``); deterministic bytes."""
     parts = {
         "[Content_Types].xml": (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -131,6 +144,7 @@ def threemf(solids: dict[str, Solid], order_id: str, title: str) -> bytes:
             'Type="http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"/>'
             "</Relationships>\n"),
         "3D/3dmodel.model": model,
+        **(extra or {}),
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -143,7 +157,8 @@ def threemf(solids: dict[str, Solid], order_id: str, title: str) -> bytes:
     return buffer.getvalue()
 
 
-def _xml_text(text: str) -> str:
+def xml_text(text: str) -> str:
+    """``text`` escaped for XML character data."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from insolegen import __version__
 from insolegen.design.model import InsoleDesign, design_insole
+from insolegen.design.zones import apply_zones
 from insolegen.core.errors import InsolegenError
 from insolegen.output.files import AtomicWriter, json_text
 from insolegen.foot.model import Foot
@@ -63,10 +64,17 @@ def sides_for(order: Order, foot: Foot) -> tuple[str, ...]:
     return order.sides
 
 
-def design_for(order: Order) -> InsoleDesign:
-    """Resolve the order into a design (no files)."""
-    return design_insole(foot_for(order), prescribe(order.conditions, order.overrides),
-                         order.resolution_mm)
+def design_for(order: Order, foot: Foot | None = None) -> InsoleDesign:
+    """Resolve the order into a design (no files): its density zones, and what its pressure
+    map (registered to the foot's outline) changes."""
+    foot = foot_for(order) if foot is None else foot
+    design = design_insole(foot, prescribe(order.conditions, order.overrides),
+                           order.resolution_mm)
+    pressure = None
+    if order.pressure is not None:
+        from insolegen.foot.pressure import read_pressure, register
+        pressure = register(read_pressure(Path(order.pressure)), foot).to_json()
+    return apply_zones(design, order.zones, pressure)
 
 
 def _self_check(side: str, measured: dict, checks: dict) -> None:
@@ -150,6 +158,19 @@ def _as_read(vectors: np.ndarray, solid: Solid) -> tuple[np.ndarray, np.ndarray]
     return v32.astype(np.float64), solid.faces
 
 
+def _lattice_check(name: str, data: bytes, material_name: str) -> dict:
+    """A lattice file read back from its bytes: closed, on z = 0 and printable, or an
+    internal error; what the report records of it."""
+    vertices, faces = merge_corners(parse_stl(data, name))
+    report = check_mesh(vertices, faces, material(material_name), thorough=False,
+                        edges=edge_counts(faces, len(vertices)))
+    if not (report["printable"] and report["watertight"]
+            and abs(report["bottom_z_mm"]) <= TOL.floor_mm):
+        raise InsolegenError(f"internal error: {name} as written is not a closed printable "
+                             f"solid on z = 0: {'; '.join(report['problems'])}")
+    return {k: report[k] for k in ("watertight", "volume_mm3", "triangles", "printable")}
+
+
 def render(order: Order, foot: Foot | None = None) -> Rendered:
     """The exact bytes :func:`generate` would write, self-checked, without touching a disk.
 
@@ -164,8 +185,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     the scan on the worker.
     """
     t0 = time.perf_counter()
-    design = design_for(order) if foot is None else design_insole(
-        foot, prescribe(order.conditions, order.overrides), order.resolution_mm)
+    design = design_for(order, foot)
     t1 = time.perf_counter()
     solids, engravings = solids_for(order, design, sides_for(order, design.foot))
     t2 = time.perf_counter()
@@ -206,11 +226,20 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
                                  f"printable: {'; '.join(printable[side]['problems'])}")
     t3 = time.perf_counter()
     files.update(extra_files(order, design, solids, engravings, measured, files))
+    lattice = None
+    if "lattice-stl" in order.formats:
+        from insolegen.output.making import lattice_files
+        made, lattice = lattice_files(order, design, solids)
+        lattice["as_written"] = {name: _lattice_check(name, data, order.material)
+                                 for name, data in made.items()}
+        files.update(made)
     t3x = time.perf_counter()
     hashes = {name: sha256(data) for name, data in files.items()}
     report = {"insolegen_version": __version__, "order": order.to_json(), "files": names,
               "design": design.to_json(), "measured": measured, "checks": checks,
               "making": making_report(order, measured, printable, engravings, hashes)}
+    if lattice is not None:
+        report["lattice"] = lattice
     files[f"{order.order_id}.json"] = json_text(report).encode("utf-8")
     hashes[f"{order.order_id}.json"] = sha256(files[f"{order.order_id}.json"])
     t4 = time.perf_counter()
