@@ -4,8 +4,9 @@ For printers and powder-bed processes that know no density zones, the zones
 (:attr:`insolegen.design.model.InsoleDesign.infill`) are built into the part:
 the insole's own outer surface (exactly the solid of the STL) is kept, and
 inside it, deeper than the skin, the material is a sheet gyroid
-``|g(x, y, z)| <= t`` whose cell size and sheet thickness ``t`` are set per
-zone, so each zone has the density it was designed with. The cavities
+``|g(x, y, z)| <= t``, one cell size for the part and the sheet thickness ``t``
+set per zone (blended over a few millimetres at zone borders), so each zone
+has the density it was designed with. The cavities
 between the gyroid's sheets are meshed with scikit-image's marching cubes
 (Lewiner) on a voxel grid of the implicit field; they lie at least a skin's
 thickness inside the outer surface, so the part is the outer surface plus
@@ -20,6 +21,7 @@ distribution so the zone's fill fraction is exact on the grid.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -34,6 +36,7 @@ CELL_RANGE_MM = (5.0, 20.0)
 VOXEL_MM = 0.5
 WALL_MARGIN_MM = 0.3     # sheets and skin this much above the material's minimum wall
 BLEND_MM = 2.0           # zones blend over about this distance
+NECK_MM = 0.3            # cavities shrunk by this: no thin fins where two cavity lobes nearly meet
 
 
 @dataclass(frozen=True)
@@ -81,22 +84,43 @@ def _gyroid(x: np.ndarray, y: np.ndarray, z: np.ndarray, cell_mm: float) -> np.n
     return sx * cy + sy * cz + sz * cx
 
 
-def _sheet_level(density: float) -> float:
-    """The ``t`` at which ``|g| <= t`` fills ``density`` of space (sampled over one cell)."""
-    s = (np.arange(48, dtype=np.float32) + 0.5) / 48.0
+@functools.cache
+def _unit_cell() -> tuple[np.ndarray, np.ndarray]:
+    """|g| and |grad g| (per radian) sampled over one cell, flattened."""
+    s = 2 * np.pi * (np.arange(48) + 0.5) / 48.0
     x, y, z = np.meshgrid(s, s, s, indexing="ij")
-    return float(np.quantile(np.abs(_gyroid(x, y, z, 1.0)), density))
+    g = np.sin(x) * np.cos(y) + np.sin(y) * np.cos(z) + np.sin(z) * np.cos(x)
+    gx = np.cos(x) * np.cos(y) - np.sin(z) * np.sin(x)
+    gy = -np.sin(x) * np.sin(y) + np.cos(y) * np.cos(z)
+    gz = -np.sin(y) * np.sin(z) + np.cos(z) * np.cos(x)
+    return np.abs(g).ravel(), np.sqrt(gx ** 2 + gy ** 2 + gz ** 2).ravel()
+
+
+def _sheet_level(density: float, wall_mm: float, cell_mm: float) -> tuple[float, float]:
+    """The half-thickness ``t`` of the sheet ``|g| <= t`` and the share of space it fills:
+    ``density`` of it, or more where the sheet would be thinner than ``wall_mm`` anywhere
+    (its local thickness is 2 t / |grad g| in cells of ``cell_mm``)."""
+    g, grad = _unit_cell()
+    t = float(np.quantile(g, density))
+    k = 2 * np.pi / cell_mm
+    for _ in range(4):
+        steep = float(np.quantile(grad[np.abs(g - t) < 0.03], 0.995))
+        t = max(t, 0.5 * wall_mm * k * steep)
+    return t, float(np.mean(g <= t))
 
 
 def zone_cells(regions, min_wall_mm: float) -> tuple[LatticeZone, ...]:
-    """Cell size and wall of each zone: the material's thinnest printable wall (plus a
-    margin) at the cell size that gives the zone's density, cells kept within
-    :data:`CELL_RANGE_MM` (a zone too sparse for that is made denser, and says so)."""
+    """Cell size and wall of each zone. One cell size for the part, so that the sheets run
+    on unbroken across zone borders: the size at which the sparsest zone's sheets are the
+    material's thinnest printable wall (plus a margin) on average, kept within
+    :data:`CELL_RANGE_MM`; each zone's sheet then gives its density, made denser where
+    the sheet would be thinner than that wall anywhere (and it says so)."""
     wall = min_wall_mm + WALL_MARGIN_MM
+    sparsest = min((r.density for r in regions), default=1.0)
+    cell = float(np.clip(AREA_PER_CELL * wall / sparsest, *CELL_RANGE_MM))
     out = []
     for r in regions:
-        cell = float(np.clip(AREA_PER_CELL * wall / r.density, *CELL_RANGE_MM))
-        density = min(max(r.density, AREA_PER_CELL * wall / cell), 0.95)
+        _, density = _sheet_level(r.density, wall, cell)
         out.append(LatticeZone(r.name, round(cell, 2), round(density * cell / AREA_PER_CELL, 3),
                                r.density, round(density, 4)))
     return tuple(out)
@@ -124,6 +148,9 @@ def build_lattice(design, solid: Solid, min_wall_mm: float, voxel_mm: float = VO
     mask = zs[None, None, :] < top[:, :, None]
     mask[:, :, 0] = False  # the row below z = 0
     depth = ndimage.distance_transform_edt(mask, sampling=h).astype(np.float32)
+    # distances to voxel centres step from voxel to voxel: smoothed, the skin's inner face
+    # has no steps for marching cubes to fold
+    depth = ndimage.gaussian_filter(depth, 1.0)
     # a voxel centre's distance to the nearest outside centre overstates the surface's by h/2
     field = np.float32(skin + 0.5 * h) - depth
     del depth
@@ -132,15 +159,22 @@ def build_lattice(design, solid: Solid, min_wall_mm: float, voxel_mm: float = VO
         w = shapely.contains_xy(Polygon(r.outline), X, Y).astype(np.float32)
         weights.append(ndimage.gaussian_filter(w, BLEND_MM / h))
     total = np.maximum(np.sum(weights, axis=0), 1e-6)
-    sheet = np.zeros(mask.shape, np.float32)
-    Z = zs[None, None, :]
+    level = np.zeros(X.shape, np.float32)  # the sheet's half-thickness t, blended across zones
     for z, w in zip(zones, weights):
-        t = _sheet_level(z.density)
-        g = _gyroid(X[:, :, None], Y[:, :, None], Z, z.cell_mm)
-        sheet += (w / total)[:, :, None] * ((t - np.abs(g)) * np.float32(z.cell_mm / (2 * np.pi)))
-        del g
-    np.maximum(field, sheet, out=field)  # a cavity: deeper than the skin and between sheets
-    del sheet
+        level += (w / total) * np.float32(_sheet_level(z.density, z.wall_mm, z.cell_mm)[0])
+    cell = zones[0].cell_mm if zones else CELL_RANGE_MM[1]
+    sheet = _gyroid(X[:, :, None], Y[:, :, None], zs[None, None, :], cell)
+    np.abs(sheet, out=sheet)
+    np.subtract(level[:, :, None], sheet, out=sheet)
+    sheet *= np.float32(cell / (2 * np.pi))
+    # a cavity: deeper than the skin and between sheets; the two meet in a rounded edge
+    # (polynomial smooth maximum over 2 voxels), as a sharp crease inside a voxel would fold
+    # the marching-cubes surface into wrinkles a few hundredths of a millimetre deep
+    k = np.float32(2.0 * h)
+    blend = np.maximum(k - np.abs(field - sheet), 0.0) / k
+    np.maximum(field, sheet, out=field)
+    field += blend * blend * (k / 4) + np.float32(NECK_MM)
+    del sheet, blend
     cavity = field < 0
     # partial volumes: a voxel within half a voxel of the surface is cavity by the share the
     # field's local slope puts below zero
