@@ -146,3 +146,27 @@ def test_malformed_map_exit_2_one_line_nothing_written(tmp_path, case):
     assert len(lines) == 1 and lines[0].startswith("insolegen: error: pressure = "), lines
     assert message in lines[0]
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_batch_refuses_a_pressure_map_outside_the_scan_root(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    inside = root / "plate.csv"
+    inside.write_text(GOOD)
+    outside = tmp_path / "secret.csv"
+    outside.write_text("# pitch_mm = 5\nroot:x:0:0\n")
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id,conditions,foot_length_mm,ball_width_mm,heel_width_mm,"
+                      "resolution_mm,side,pressure\n"
+                      f"a,neutral,273,101,70,3.0,right,{inside}\n"
+                      f"b,neutral,273,101,70,3.0,right,{outside}\n")
+    done = run_cli("batch", str(orders), "--out", str(tmp_path / "out"), "--workers", "0",
+                   "--scan-root", str(root), timeout=300)
+    assert done.returncode == 3, done.stderr
+    rows = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text()
+            .splitlines()]
+    status = {r["order_id"]: r for r in rows}
+    assert status["a"]["status"] == "done"
+    assert status["b"]["status"] == "failed"
+    assert "outside the scan root" in status["b"]["error"]
+    assert "root:x" not in status["b"]["error"]

@@ -233,6 +233,14 @@ class Validator:
             raise DuplicateId(f"order_id = {order_id!r}: duplicate of the order on line "
                               f"{self.first_line[key]}")
         self.first_line[key] = row.line
+        pressure = row.fields.get("pressure")
+        if self.root is not None and isinstance(pressure, str) and pressure.strip():
+            path = Path(pressure.strip())
+            real = Path(os.path.realpath((self.base_dir or Path.cwd()) / path))
+            if not real.is_relative_to(self.root):  # refused before the file is opened
+                raise InputError(f"pressure = {shown(pressure)}: outside the scan root "
+                                 f"'{self.root}' (it is {shown(str(real))}); only files "
+                                 "under the root are read")
         order = order_from_mapping(row.fields, self.base_dir)
         scan_sha = None
         if order.scan is not None:
