@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import load, make_pair
+from conftest import load, make_pair, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +74,8 @@ def test_skin_is_as_stated_under_the_top(lattice):
     assert len(skins) > 30
     skins = np.array(skins)
     stated = report["skin_mm"]
-    assert skins.min() >= stated - 0.35          # never thinner than stated (voxel 0.5 mm)
-    assert np.percentile(skins, 10) == pytest.approx(stated, abs=0.4)
+    # at its thinnest, as stated (within 0.35 mm: the 0.5 mm voxels and rounded cavity tops)
+    assert skins.min() == pytest.approx(stated, abs=0.35)
 
 
 def test_cell_size_is_as_stated(lattice):
@@ -97,3 +97,15 @@ def test_densities_never_below_what_the_material_can_print(lattice):
     for zone in report["zones"]:
         assert zone["wall_mm"] >= 1.0 + 0.3 - 1e-9
         assert zone["density"] >= zone["density_asked"] - 1e-6
+
+
+def test_insolegen_check_finds_it_printable(lattice):
+    out, _, _ = lattice
+    done = run_cli("check", str(out / "t_right_lattice.stl"), "--material", "pa12",
+                   timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    body, = report["bodies"]
+    assert body["watertight"] and body["inside_out_shells"] == 0 and body["cavities"] > 0
+    assert body["self_intersections"] == 0
+    assert body["min_thickness_mm"] >= 1.0

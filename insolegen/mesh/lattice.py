@@ -36,6 +36,7 @@ CELL_RANGE_MM = (5.0, 20.0)
 VOXEL_MM = 0.5
 WALL_MARGIN_MM = 0.3     # sheets and skin this much above the material's minimum wall
 BLEND_MM = 2.0           # zones blend over about this distance
+SMOOTH_VOXELS = 1.5      # the field is smoothed over about this many voxels before meshing
 NECK_MM = 0.3            # cavities shrunk by this: no thin fins where two cavity lobes nearly meet
 
 
@@ -152,7 +153,7 @@ def build_lattice(design, solid: Solid, min_wall_mm: float, voxel_mm: float = VO
     # has no steps for marching cubes to fold
     depth = ndimage.gaussian_filter(depth, 1.0)
     # a voxel centre's distance to the nearest outside centre overstates the surface's by h/2
-    field = np.float32(skin + 0.5 * h) - depth
+    field = np.float32(skin + 0.5 * h - NECK_MM) - depth  # NECK_MM is added back below
     del depth
     weights = []
     for r in design.infill:
@@ -175,6 +176,9 @@ def build_lattice(design, solid: Solid, min_wall_mm: float, voxel_mm: float = VO
     np.maximum(field, sheet, out=field)
     field += blend * blend * (k / 4) + np.float32(NECK_MM)
     del sheet, blend
+    # no feature finer than a voxel: marching cubes would resolve two cavity lobes that meet
+    # across one voxel with a fin of material a tenth of a millimetre thick
+    field = ndimage.gaussian_filter(field, SMOOTH_VOXELS)
     cavity = field < 0
     # partial volumes: a voxel within half a voxel of the surface is cavity by the share the
     # field's local slope puts below zero
