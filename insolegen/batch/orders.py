@@ -198,8 +198,10 @@ class Validator:
     """
 
     def __init__(self, base_dir: Path | None, source: str = "orders",
-                 scan_root: Path | None = None, quiet: bool = False) -> None:
+                 scan_root: Path | None = None, quiet: bool = False,
+                 defaults: Mapping | None = None) -> None:
         self.base_dir, self.source, self.quiet = base_dir, source, quiet
+        self.defaults = dict(defaults or {})
         self.root = Path(os.path.realpath(scan_root)) if scan_root is not None else None
         self.first_line: dict[str, int] = {}
         self.scan_hashes: dict[str, str] = {}
@@ -241,7 +243,11 @@ class Validator:
                 raise InputError(f"pressure = {shown(pressure)}: outside the scan root "
                                  f"'{self.root}' (it is {shown(str(real))}); only files "
                                  "under the root are read")
-        order = order_from_mapping(row.fields, self.base_dir)
+        fields = row.fields
+        if self.defaults:  # a field an order leaves blank takes the batch's default
+            fields = {**fields, **{k: v for k, v in self.defaults.items()
+                                   if fields.get(k) is None or not str(fields[k]).strip()}}
+        order = order_from_mapping(fields, self.base_dir)
         scan_sha = None
         if order.scan is not None:
             if self.root is not None:
@@ -257,7 +263,7 @@ class Validator:
                     raise InputError(f"scan = {shown(order.scan)}: cannot be read "
                                      f"({exc.strerror or exc})") from None
             scan_sha = self.scan_hashes[order.scan]
-        params = prescribe(order.conditions, order.overrides).parameters
+        params = prescribe(order.conditions, order.overrides, order.base).parameters
         return Job(row.line, order, fingerprint(order, scan_sha, params), scan_sha,
                    parameters_sha256(params))
 

@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _order_fields(args: argparse.Namespace) -> dict:
     fields = {
-        "order_id": args.id, "side": args.side, "conditions": args.condition,
+        "order_id": args.id, "side": args.side, "conditions": args.condition, "base": args.base,
         "foot_length_mm": args.foot_length, "ball_width_mm": args.ball_width,
         "heel_width_mm": args.heel_width, "arch_height_mm": args.arch_height,
         "shoe_size": args.shoe_size, "resolution_mm": args.resolution_mm,
@@ -37,6 +37,7 @@ def _order_fields(args: argparse.Namespace) -> dict:
         "scan": args.scan, "scan_units": args.scan_units,
         "side_from_scan": True if args.side_from_scan else None,
         "zones": args.zones, "pressure": args.pressure,
+        "printer": args.printer, "bed": args.bed,
     }
     overrides = {}
     from insolegen.prescription.parameters import parse_override
@@ -48,15 +49,16 @@ def _order_fields(args: argparse.Namespace) -> dict:
 
 
 def _print_result(result) -> None:
+    from insolegen.core.numbers import fmt
     d = result.design
     print(f"{result.order_id}: {', '.join(d.prescription.conditions)}; foot "
-          f"{d.foot_length_mm:g} mm, insole {d.insole_length_mm:g} mm "
-          f"({d.params['insole_length']})")
+          f"{fmt(d.foot_length_mm)} mm, insole {fmt(d.insole_length_mm)} mm "
+          f"({d.params['insole_length']}, base {d.prescription.base})")
     for side, m in result.measured.items():
-        print(f"  {side:5s}  cup {m['heel_cup_depth_mm']:.1f} mm, arch {m['arch_height_mm']:.1f} mm "
-              f"(peak {m['arch_peak_height_mm']:.1f}), tilt {m['rearfoot_tilt_deg']:+.1f} deg, "
-              f"min {m['min_thickness_mm']:.1f} mm, {m['triangles']} triangles, "
-              f"watertight {m['watertight']}")
+        print(f"  {side:5s}  cup {fmt(m['heel_cup_depth_mm'])} mm, arch {fmt(m['arch_height_mm'])} "
+              f"mm (peak {fmt(m['arch_peak_height_mm'])}), tilt "
+              f"{fmt(m['rearfoot_tilt_deg'], sign=True)} deg, min {fmt(m['min_thickness_mm'])} mm, "
+              f"{m['triangles']} triangles, watertight {m['watertight']}")
     for note in d.notes:
         print(f"  note: {note}")
     for kind, path in result.files.items():
@@ -71,16 +73,27 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# The demo's condition for a scanned foot follows the scan's own arch type (AHI).
+DEMO_CONDITION_FOR_ARCH = {"low": "flat_feet", "normal": "neutral", "high": "high_arches"}
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from insolegen.pipeline.order import order_from_mapping
-    from insolegen.pipeline.job import generate
-    order = DEMO
-    if args.scan is not None:
-        from insolegen.scan.read import sample_scan
-        scan = sample_scan() if args.scan == "" else Path(args.scan)
-        order = {"order_id": "demo_scan", "scan": str(scan), "conditions": "flat_feet",
-                 "side": "both"}
-    _print_result(generate(order_from_mapping(order), Path(args.out), force=True))
+    from insolegen.pipeline.job import foot_for, generate
+    if args.scan is None:
+        _print_result(generate(order_from_mapping(DEMO), Path(args.out), force=True))
+        return 0
+    from insolegen.scan.read import sample_scan
+    scan = sample_scan() if args.scan == "" else Path(args.scan)
+    fields = {"order_id": "demo_scan", "scan": str(scan), "conditions": "neutral", "side": "both"}
+    foot = foot_for(order_from_mapping(fields))
+    arch = foot.scan.get("arch_type") if foot.scan else None
+    fields["conditions"] = DEMO_CONDITION_FOR_ARCH.get(arch, "neutral")
+    index = foot.scan.get("arch_height_index") if foot.scan else None
+    print(f"demo: the scan measures a {arch} arch (arch height index {index:.3f}): "
+          f"condition {fields['conditions']}" if arch else
+          "demo: the scan's arch type is unknown: condition neutral")
+    _print_result(generate(order_from_mapping(fields), Path(args.out), force=True, foot=foot))
     return 0
 
 
@@ -92,7 +105,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
 def cmd_profiles(args: argparse.Namespace) -> int:
     from insolegen.prescription import profiles
-    from insolegen.prescription.parameters import PARAMS
+    from insolegen.prescription.parameters import ALL_PARAMS
     if not args.name:
         for name in profiles.available():
             prof = profiles.load_profile(name)
@@ -102,21 +115,53 @@ def cmd_profiles(args: argparse.Namespace) -> int:
         return 0
     pres = profiles.prescribe(args.name)
     print(f"# {', '.join(pres.conditions)}")
+    print(f"# {'parameter':28s}   {'value':14s}   {'range':22s}   meaning")
     for key, value in pres.parameters.items():
-        shown = str(value).lower() if isinstance(value, bool) else value
-        print(f"{key:30s} = {shown!s:14s} # {PARAMS[key].doc}")
+        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(
+            value, float) else value
+        print(f"{key:30s} = {shown!s:14s} # {ALL_PARAMS[key].range_text():22s} "
+              f"{ALL_PARAMS[key].doc}")
     for source in pres.sources:
+        print(f"# source: {source}")
+    return 0
+
+
+def cmd_bases(args: argparse.Namespace) -> int:
+    from insolegen.prescription import bases
+    from insolegen.prescription.parameters import ALL_PARAMS
+    if not args.name:
+        for name in bases.available():
+            base = bases.load_base(name)
+            v = base.values
+            span = (f", feet {base.foot_length_mm[0]:g}-{base.foot_length_mm[1]:g} mm"
+                    if base.foot_length_mm else "")
+            print(f"{name:18s} {base.title}: {v.get('insole_length', 'length from conditions')}"
+                  f", cup {v['heel_cup_min_mm']:g}-{v['heel_cup_max_mm']:g} mm"
+                  f"{', shell' if v['shell'] else ''}{'' if v['posting'] else ', no posting'}{span}")
+        return 0
+    base = bases.load_base(args.name)
+    print(f"# base {base.name}: {base.title}")
+    if base.foot_length_mm:
+        print(f"# for feet of {base.foot_length_mm[0]:g}-{base.foot_length_mm[1]:g} mm")
+    for key, value in base.values.items():
+        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(
+            value, float) else value
+        print(f"{key:30s} = {shown!s:14s} # {ALL_PARAMS[key].range_text():22s} "
+              f"{ALL_PARAMS[key].doc}")
+    left = [k for k in bases.BASE_SETS if k not in base.values]
+    if left:
+        print(f"# from the conditions: {', '.join(left)}")
+    for source in base.sources:
         print(f"# source: {source}")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from insolegen.check.checkfile import check_file
-    from insolegen.check.printability import parse_bed
+    from insolegen.prescription.printers import printer
     report = check_file(Path(args.file), side=args.side,
                         design=Path(args.design) if args.design else None,
-                        material_name=args.material,
-                        bed=parse_bed(args.bed) if args.bed else None)
+                        material_name=args.material, printer=printer(args.printer, args.bed))
     print(json.dumps(report, indent=2))
     sys.stderr.write(report["verdict"] + "\n")
     return 0 if report["printable"] else 4
@@ -127,12 +172,54 @@ def cmd_batch(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
     if not tty:  # plain log lines, one per order, instead of a progress bar
         logging.getLogger("insolegen.batch.run").setLevel(logging.INFO)
+    from insolegen.prescription.printers import printer
+    chosen = printer(args.printer, args.bed)
+    if args.plates and chosen is None:
+        raise _usage("--plates needs --printer NAME or --bed WxDxH")
+    defaults = {k: v for k, v in (("printer", args.printer), ("bed", args.bed)) if v}
     result = run_batch(Path(args.orders), Path(args.out), workers=args.workers,
                        scheduler=args.scheduler, retry_failed=args.retry_failed,
                        dry_run=args.dry_run, progress=tty, keep_results=False,
-                       scan_root=Path(args.scan_root) if args.scan_root else None)
+                       scan_root=Path(args.scan_root) if args.scan_root else None,
+                       defaults=defaults)
     print(result.summary())
+    if args.plates and not args.dry_run and result.counts.get("done", 0) \
+            + result.counts.get("skipped", 0):
+        from insolegen.plates.plate import make_plates, summary
+        plates = Path(args.out) / "plates"
+        print(summary(make_plates(Path(args.out), chosen, plates, force=True), plates))
     return result.exit_code
+
+
+def cmd_plate(args: argparse.Namespace) -> int:
+    from insolegen.plates.plate import make_plates, summary
+    from insolegen.prescription.printers import printer
+    chosen = printer(args.printer, args.bed)
+    if chosen is None:
+        raise _usage("plate needs --printer NAME or --bed WxDxH")
+    print(summary(make_plates(Path(args.dir), chosen, Path(args.out), force=args.force),
+                  Path(args.out)))
+    return 0
+
+
+def cmd_printers(args: argparse.Namespace) -> int:
+    from insolegen.prescription.printers import PRINTERS
+    for p in PRINTERS.values():
+        print(f"{p.name:15s} {p.technology:4s} {' x '.join(f'{v:g}' for v in p.bed_mm):17s} mm"
+              f"  margin {p.margin_mm:g}, spacing {p.spacing_mm:g} mm  {p.title}")
+    return 0
+
+
+def _usage(message: str) -> Exception:
+    from insolegen.core.errors import InputError
+    return InputError(message)
+
+
+def _printer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--printer", metavar="NAME", help="printer preset (see 'insolegen "
+                        "printers'): its bed less margins must hold every part")
+    parser.add_argument("--bed", metavar="WxDxH", help="build volume in mm, e.g. 250x210x220: "
+                        "alone, a bed used whole; with --printer, that preset resized")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     parser.add_argument("--profiles", metavar="DIR", help="folder of condition profiles that "
                         "override the built-in ones (or set INSOLEGEN_PROFILES)")
+    parser.add_argument("--bases", metavar="DIR", help="folder of bases (device styles) that "
+                        "override the built-in ones (or set INSOLEGEN_BASES)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     g = sub.add_parser("generate", help="make a left/right insole pair from measurements")
@@ -156,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--arch-height", metavar="MM", help="navicular height standing, mm")
     g.add_argument("--condition", required=True, metavar="NAME[,NAME]",
                    help="one or more conditions (see 'insolegen profiles')")
+    g.add_argument("--base", metavar="NAME", help="device style (see 'insolegen bases'; "
+                   "default casual)")
     g.add_argument("--side", default="both", help="left, right or both (default)")
     g.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one profile parameter (repeatable)")
@@ -183,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--side-from-scan", action="store_true", help="with --side left or right: "
                    "make the scanned foot's side when the scan is of the other foot "
                    "(default: refuse)")
+    _printer_options(g)
     g.add_argument("--out", required=True, metavar="DIR", help="output folder")
     g.add_argument("--force", action="store_true", help="overwrite existing files")
     g.set_defaults(func=cmd_generate)
@@ -203,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="condition name(s), comma separated")
     p.set_defaults(func=cmd_profiles)
 
+    bs = sub.add_parser("bases", help="list bases (device styles), or show one resolved")
+    bs.add_argument("name", nargs="?", help="base name")
+    bs.set_defaults(func=cmd_bases)
+
     c = sub.add_parser("check", help="is an STL / 3MF printable? JSON report on stdout, "
                        "verdict on stderr; exit 4 if not printable")
     c.add_argument("file")
@@ -210,8 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--design", metavar="JSON", help="design report (default: <id>.json beside)")
     c.add_argument("--material", default="pa12", metavar="NAME",
                    help="pp, eva, pa12 (default) or tpu: sets the minimum wall thickness")
-    c.add_argument("--bed", metavar="XxYxZ", help="build volume in mm, e.g. 250x210x220 "
-                   "(default: not checked)")
+    _printer_options(c)
     c.set_defaults(func=cmd_check)
 
     b = sub.add_parser("batch", help="make every order of a CSV / JSON Lines file, with a "
@@ -229,7 +324,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validate and plan only; write nothing")
     b.add_argument("--scan-root", metavar="DIR",
                    help="refuse scans outside DIR (symlinks resolved); for untrusted orders")
+    b.add_argument("--plates", action="store_true", help="then nest the finished insoles "
+                   "onto build plates in DIR/plates (needs --printer or --bed)")
+    _printer_options(b)
     b.set_defaults(func=cmd_batch)
+
+    pl = sub.add_parser("plate", help="nest a batch folder's finished insoles onto build "
+                        "plates: 3MF per plate and plates.json")
+    pl.add_argument("dir", metavar="DIR", help="batch folder (with manifest.jsonl)")
+    _printer_options(pl)
+    pl.add_argument("--out", required=True, metavar="PLATES", help="folder for the plates")
+    pl.add_argument("--force", action="store_true", help="overwrite existing plate files")
+    pl.set_defaults(func=cmd_plate)
+
+    pr = sub.add_parser("printers", help="list the printer presets")
+    pr.set_defaults(func=cmd_printers)
     return parser
 
 
@@ -263,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     from insolegen.core.errors import InsolegenError
     if args.profiles:
         os.environ["INSOLEGEN_PROFILES"] = args.profiles
+    if args.bases:
+        os.environ["INSOLEGEN_BASES"] = args.bases
     import signal
     import threading
     in_main = threading.current_thread() is threading.main_thread()

@@ -20,7 +20,6 @@ import re
 import zipfile
 from dataclasses import dataclass
 from xml.etree import ElementTree
-from xml.sax.saxutils import quoteattr
 
 import numpy as np
 from stl.mesh import Mesh
@@ -49,7 +48,7 @@ def indexed(solid: Solid) -> tuple[np.ndarray, np.ndarray]:
     return merge_corners(float32_triangles(solid))
 
 
-def numbers(fmt_row: str, rows: np.ndarray) -> str:
+def _numbers(fmt_row: str, rows: np.ndarray) -> str:
     """Format a (k, c) array row by row with one %-format per row (vectorised)."""
     if len(rows) == 0:
         return ""
@@ -63,7 +62,7 @@ def stl_ascii(solid: Solid, name: str) -> bytes:
     facet = ("facet normal %.9g %.9g %.9g\n  outer loop\n" + "    vertex %.9g %.9g %.9g\n" * 3
              + "  endloop\nendfacet\n")
     label = re.sub(r"\s+", " ", name).strip()
-    return f"solid {label}\n{numbers(facet, rows)}endsolid {label}\n".encode("ascii")
+    return f"solid {label}\n{_numbers(facet, rows)}endsolid {label}\n".encode("ascii")
 
 
 def obj(solid: Solid, comment: str) -> bytes:
@@ -71,8 +70,8 @@ def obj(solid: Solid, comment: str) -> bytes:
     vertices, faces = indexed(solid)
     head = "".join(f"# {line}\n" for line in comment.splitlines())
     return (head + "# units: millimetre\n"
-            + numbers("v %.9g %.9g %.9g\n", vertices)
-            + numbers("f %d %d %d\n", faces + 1)).encode("ascii")
+            + _numbers("v %.9g %.9g %.9g\n", vertices)
+            + _numbers("f %d %d %d\n", faces + 1)).encode("ascii")
 
 
 def plate_offsets(solids: dict[str, Solid], gap_mm: float = PLATE_GAP_MM
@@ -97,22 +96,40 @@ def threemf(solids: dict[str, Solid], order_id: str, title: str) -> bytes:
     """3MF package (unit millimetre) with one named object per side, ``<id> left|right``,
     placed side by side by build-item translations (:func:`plate_offsets`)."""
     offsets = plate_offsets(solids)
-    objects, items = [], []
-    for number, side in enumerate(s for s in ("left", "right") if s in solids):
+    objects = []
+    for side in (s for s in ("left", "right") if s in solids):
         vertices, faces = indexed(solids[side])
-        objects.append(mesh_object(number + 1, f"{order_id} {side}", vertices, faces))
-        tx, ty, tz = offsets[side]
-        items.append(f' <item objectid="{number + 1}" '
-                     f'transform="1 0 0 0 1 0 0 0 1 {tx:.6f} {ty:.6f} {tz:.6f}"/>\n')
-    return package(model_xml(title, objects, items))
+        placement = np.eye(4)
+        placement[:3, 3] = offsets[side]
+        objects.append((f"{order_id} {side}", vertices, faces, placement))
+    return threemf_objects(objects, title)
+
+
+def threemf_objects(objects: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+                    title: str, compresslevel: int = 6) -> bytes:
+    """3MF package (unit millimetre) of named objects, each ``(name, vertices (n, 3) mm,
+    faces (m, 3), placement (4, 4))``: one object and one build item per entry, the
+    placement (a rotation and a translation) as the item's transform; ``compresslevel``
+    of the zip (1 fastest, 9 smallest)."""
+    parts_xml, items = [], []
+    for number, (name, vertices, faces, placement) in enumerate(objects, start=1):
+        parts_xml.append(mesh_object(number, name, vertices, faces))
+        m = np.asarray(placement, dtype=np.float64)
+        # 3MF's matrix acts on row vectors: the 3x3 part is stored transposed, column by column
+        values = np.concatenate([m[:3, :3].T.ravel(), m[:3, 3]]) + 0.0
+        items.append(f' <item objectid="{number}" transform="'
+                     + " ".join(f"{v:.9g}" if i < 9 else f"{v:.6f}" for i, v in enumerate(values))
+                     + '"/>\n')
+    return package(model_xml(title, parts_xml, items), compresslevel=compresslevel)
 
 
 def mesh_object(oid: int, name: str, vertices: np.ndarray, faces: np.ndarray) -> str:
     """One 3MF ``<object>`` holding a mesh: vertices (n, 3) mm, faces (m, 3)."""
+    from xml.sax.saxutils import quoteattr  # urllib comes with it: only when a 3MF is made
     return (f' <object id="{oid}" type="model" name={quoteattr(name)}><mesh><vertices>\n'
-            + numbers('<vertex x="%.9g" y="%.9g" z="%.9g"/>\n', vertices)
+            + _numbers('<vertex x="%.9g" y="%.9g" z="%.9g"/>\n', vertices)
             + "</vertices><triangles>\n"
-            + numbers('<triangle v1="%d" v2="%d" v3="%d"/>\n', faces)
+            + _numbers('<triangle v1="%d" v2="%d" v3="%d"/>\n', faces)
             + "</triangles></mesh></object>\n")
 
 
@@ -120,13 +137,13 @@ def model_xml(title: str, objects: list[str], items: list[str]) -> str:
     """The 3MF model part (unit millimetre) of these ``<object>`` and ``<item>`` lines."""
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<model unit="millimeter" xml:lang="en-US" xmlns="{_NS_3MF}">\n'
-            f' <metadata name="Title">{xml_text(title)}</metadata>\n'
+            f' <metadata name="Title">{_xml_text(title)}</metadata>\n'
             ' <metadata name="Application">insolegen</metadata>\n'
             "<resources>\n" + "".join(objects) + "</resources>\n"
             "<build>\n" + "".join(items) + "</build>\n</model>\n")
 
 
-def package(model: str, extra: dict[str, str] | None = None) -> bytes:
+def package(model: str, extra: dict[str, str] | None = None, compresslevel: int = 6) -> bytes:
     """A 3MF zip package around the ``model`` XML text, with ``extra`` parts (name -> text,
     e.g. slicer settings under ``Metadata/``); deterministic bytes."""
     parts = {
@@ -153,12 +170,11 @@ def package(model: str, extra: dict[str, str] | None = None) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             info.create_system = 3
-            archive.writestr(info, text.encode("utf-8"), compresslevel=6)
+            archive.writestr(info, text.encode("utf-8"), compresslevel=compresslevel)
     return buffer.getvalue()
 
 
-def xml_text(text: str) -> str:
-    """``text`` escaped for XML character data."""
+def _xml_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

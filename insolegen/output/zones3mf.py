@@ -23,7 +23,6 @@ from __future__ import annotations
 import numpy as np
 import shapely
 from shapely.geometry import Polygon
-from xml.sax.saxutils import quoteattr
 
 from insolegen.mesh.solid import Solid
 from insolegen.output.formats import indexed, mesh_object, model_xml, package, plate_offsets
@@ -70,8 +69,13 @@ def _volumes(solid: Solid, design, side: str) -> list[tuple[str, np.ndarray, np.
     return volumes
 
 
+def _quote(value: str) -> str:
+    from xml.sax.saxutils import quoteattr  # urllib comes with it: only when a 3MF is made
+    return quoteattr(value)
+
+
 def _meta(tag: str, pairs: list[tuple[str, str]], extra: str = "") -> str:
-    return "".join(f'   <metadata{extra} key="{key}" value={quoteattr(value)}/>\n'
+    return "".join(f'   <metadata{extra} key="{key}" value={_quote(value)}/>\n'
                    for key, value in pairs)
 
 
@@ -110,7 +114,7 @@ def zoned_threemf(solids: dict[str, Solid], design, order_id: str,
             oid += 1
             objects.append(mesh_object(oid, label, vertices, faces))
             config.append(f' <object id="{oid}" instances_count="1">\n'
-                          f'  <metadata type="object" key="name" value={quoteattr(label)}/>\n'
+                          f'  <metadata type="object" key="name" value={_quote(label)}/>\n'
                           + "".join(entries) + " </object>\n")
         else:
             for name, v, f, density in volumes:
@@ -124,10 +128,10 @@ def zoned_threemf(solids: dict[str, Solid], design, order_id: str,
                 entries.append(f'  <part id="{oid}" subtype="{subtype}">\n'
                                + _meta("part", meta) + "  </part>\n")
             oid += 1
-            objects.append(f' <object id="{oid}" type="model" name={quoteattr(label)}>'
+            objects.append(f' <object id="{oid}" type="model" name={_quote(label)}>'
                            f'<components>{"".join(parts)}</components></object>\n')
             config.append(f' <object id="{oid}">\n   <metadata key="name" '
-                          f'value={quoteattr(label)}/>\n' + "".join(entries) + " </object>\n")
+                          f'value={_quote(label)}/>\n' + "".join(entries) + " </object>\n")
         items.append(f' <item objectid="{oid}"/>\n')
     model = model_xml(f"insolegen {order_id} zoned", objects, items)
     name = "Slic3r_PE_model.config" if convention == "prusa" else "model_settings.config"

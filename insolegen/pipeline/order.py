@@ -15,6 +15,7 @@ from insolegen.core.errors import InputError, shown
 from insolegen.output.files import safe_id
 from insolegen.foot.measurements import Measurements
 from insolegen.prescription.parameters import lookup
+from insolegen.prescription.bases import DEFAULT_BASE, load_base
 from insolegen.prescription.profiles import parse_conditions
 
 SIDES = ("left", "right", "both")
@@ -22,8 +23,8 @@ FORMATS = ("stl", "3mf", "obj", "png", "pdf", "zoned-3mf", "zoned-3mf-orca", "la
 ZONED_FORMATS = ("zoned-3mf", "zoned-3mf-orca", "lattice-stl")  # need density zones
 MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm")
 SCAN_FIELDS = ("scan_units", "side_from_scan")
-MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm")
-KNOWN_FIELDS = ("order_id", "side", "conditions", "shoe_size", "scan", "formats", "set",
+MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm", "printer", "bed")
+KNOWN_FIELDS = ("order_id", "side", "base", "conditions", "shoe_size", "scan", "formats", "set",
                 "zones", "pressure",
                 "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *MAKING_FIELDS)
 _FLAGS = {"true": True, "yes": True, "1": True, "on": True,
@@ -47,8 +48,16 @@ class Order:
     material: str = "pa12"
     engrave: bool = False
     engrave_depth_mm: float = 0.6
+    base: str = DEFAULT_BASE
+    printer: str | None = None
+    bed_mm: tuple[float, float, float] | None = None
     zones: str = "auto"
     pressure: str | None = None
+
+    def printer_preset(self):
+        """The :class:`~insolegen.prescription.printers.Printer` the order names, or None."""
+        from insolegen.prescription.printers import printer
+        return printer(self.printer, self.bed_mm)
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -59,6 +68,11 @@ class Order:
         data = asdict(self)
         data["conditions"] = list(self.conditions)
         data["formats"] = list(self.formats)
+        for key in ("printer", "bed_mm"):  # only when asked for: older reports stay as they were
+            if data[key] is None:
+                del data[key]
+            elif key == "bed_mm":
+                data[key] = list(data[key])
         return data
 
 
@@ -97,6 +111,7 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
         raise InputError(f"conditions = {shown(data['conditions'])}: give one or more "
                          "condition names")
     conditions = parse_conditions(names)
+    base = load_base(DEFAULT_BASE if _blank(data.get("base")) else data["base"]).name
 
     overrides: dict[str, object] = {}
     raw_set = data.get("set") or {}
@@ -159,11 +174,12 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
                                                                          base_dir)
     from insolegen.design.model import check_parameters
     from insolegen.prescription.profiles import prescribe
-    params = prescribe(conditions, overrides).parameters
+    params = prescribe(conditions, overrides, base).parameters
     check_parameters(params)
     making = _making(data, params)
     return Order(order_id, side, conditions, measurements, scan, overrides, resolution,
-                 tuple(dict.fromkeys(fmts)), options, **making, zones=zones, pressure=pressure)
+                 tuple(dict.fromkeys(fmts)), options, **making, base=base, zones=zones,
+                 pressure=pressure)
 
 
 def _pressure_file(value: object, base_dir: Path | None) -> str:
@@ -208,8 +224,16 @@ def _making(data: dict, params: dict) -> dict:
         if not low <= depth <= high:
             raise InputError(f"engrave_depth_mm = {data['engrave_depth_mm']!r}: out of range, "
                              f"expected {accepted}")
+        if not _flag(data, "engrave"):
+            raise InputError(f"engrave_depth_mm = {data['engrave_depth_mm']!r}: only with "
+                             f"engrave (--engrave): nothing would be engraved")
+    from insolegen.prescription.printers import printer
+    chosen = printer(None if _blank(data.get("printer")) else data["printer"],
+                     None if _blank(data.get("bed")) else data["bed"])
     return {"ascii_stl": _flag(data, "ascii_stl"), "material": mat.name,
-            "engrave": _flag(data, "engrave"), "engrave_depth_mm": depth}
+            "engrave": _flag(data, "engrave"), "engrave_depth_mm": depth,
+            "printer": None if chosen is None or chosen.name == "custom" else chosen.name,
+            "bed_mm": None if _blank(data.get("bed")) else chosen.bed_mm}
 
 
 def _scan_options(data: dict, side: str) -> dict:
