@@ -129,3 +129,16 @@ def test_zone_parameter_range_is_checked_at_the_door():
                                          r"expected a number from 5 to 100"):
         order_from_mapping({"order_id": "t", "conditions": "neutral",
                             "set.zone_heel_infill_pct": "150", **FIELDS})
+
+
+def test_a_base_sets_its_zones_and_an_override_still_wins(tmp_path):
+    result = make_pair(tmp_path / "a", base="diabetic", formats="zoned-3mf", **FIELDS)
+    objects = read_zoned(tmp_path / "a" / "t_zoned.3mf")
+    v, f, vols = objects["t right"]
+    density = {m["name"].split()[1].split("_")[0]: m["fill_density"] for _, _, m in vols[1:]}
+    assert density["met"] == "10%" and density["forefoot"] == "15%"
+    assert any(n.startswith("zone_met_heads_infill_pct = 10.0 from base diabetic")
+               for n in result.design.prescription.notes)
+    result = make_pair(tmp_path / "b", base="diabetic", **FIELDS,
+                       **{"set.zone_met_heads_infill_pct": "8"})
+    assert {r.name.split("_")[0]: r.density for r in result.design.infill}["met"] == 0.08
