@@ -170,3 +170,22 @@ def test_batch_refuses_a_pressure_map_outside_the_scan_root(tmp_path):
     assert status["b"]["status"] == "failed"
     assert "outside the scan root" in status["b"]["error"]
     assert "root:x" not in status["b"]["error"]
+
+
+def test_batch_fingerprint_follows_the_maps_bytes_not_its_folder(tmp_path):
+    from insolegen.batch.orders import fingerprint
+    from insolegen.pipeline.order import order_from_mapping
+    from insolegen.prescription.profiles import prescribe
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "plate.csv").write_text(GOOD)
+
+    def print_of(folder: str) -> str:
+        order = order_from_mapping({"order_id": "x", "conditions": "neutral",
+                                    "foot_length_mm": "273", "pressure":
+                                    str(tmp_path / folder / "plate.csv")})
+        return fingerprint(order, None, prescribe("neutral").parameters)
+    assert print_of("a") == print_of("b")
+    (tmp_path / "b" / "plate.csv").write_text(GOOD.replace("25,", "30,", 1))
+    assert print_of("a") != print_of("b")

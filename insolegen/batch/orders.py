@@ -169,7 +169,7 @@ def _number(value: object) -> object:
 
 def fingerprint(order: Order, scan_sha256: str | None, parameters: Mapping) -> str:
     """The input fingerprint: the validated order, its scan's bytes, the parameters it
-    resolves to and the insolegen version, hashed.
+    resolves to and the insolegen version, hashed (a pressure map by its bytes too).
 
     Numbers count by value, not by how they were typed (``"265"`` in a CSV
     and ``265`` in JSON Lines are the same order). The scan enters by its
@@ -183,6 +183,9 @@ def fingerprint(order: Order, scan_sha256: str | None, parameters: Mapping) -> s
     data["overrides"] = {k: _number(v) for k, v in data["overrides"].items()}
     if order.scan is not None:
         data["scan"] = {"name": Path(order.scan).name, "sha256": scan_sha256}
+    if order.pressure is not None:  # a pressure map enters as the scan does
+        data["pressure"] = {"name": Path(order.pressure).name,
+                            "sha256": sha256_file(Path(order.pressure))}
     blob = {"insolegen_version": __version__, "order": data, "parameters": dict(parameters)}
     return "sha256:" + hashlib.sha256(_canonical(blob)).hexdigest()
 
