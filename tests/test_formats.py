@@ -29,7 +29,8 @@ def pair(tmp_path_factory):
 
 
 def test_formats_field_knows_every_format():
-    assert set(FORMATS) == {"stl", "3mf", "obj", "png", "pdf"}
+    assert set(FORMATS) == {"stl", "3mf", "obj", "png", "pdf", "zoned-3mf", "zoned-3mf-orca",
+                            "lattice-stl"}
     with pytest.raises(InputError, match="formats = 'step'"):
         order_from_mapping({"order_id": "t", **FIELDS, "formats": "stl,step"})
 

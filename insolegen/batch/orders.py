@@ -223,7 +223,7 @@ def _number(value: object) -> object:
 def fingerprint(order: Order, scan_sha256: str | None, parameters: Mapping,
                 outline_sha256: str | None = None) -> str:
     """The input fingerprint: the validated order, its scan's bytes, the parameters it
-    resolves to and the insolegen version, hashed.
+    resolves to and the insolegen version, hashed (a pressure map by its bytes too).
 
     Numbers count by value, not by how they were typed (``"265"`` in a CSV
     and ``265`` in JSON Lines are the same order). The scan enters by its
@@ -241,6 +241,9 @@ def fingerprint(order: Order, scan_sha256: str | None, parameters: Mapping,
         outline = dict(data["options"]["outline"])
         outline["path"] = {"name": Path(outline["path"]).name, "sha256": outline_sha256}
         data["options"] = {**data["options"], "outline": outline}
+    if order.pressure is not None:  # a pressure map enters as the scan does
+        data["pressure"] = {"name": Path(order.pressure).name,
+                            "sha256": sha256_file(Path(order.pressure))}
     blob = {"insolegen_version": __version__, "order": data, "parameters": dict(parameters)}
     return "sha256:" + hashlib.sha256(_canonical(blob)).hexdigest()
 
@@ -296,6 +299,14 @@ class Validator:
         self.first_line[key] = row.line
         if key != order_id:
             self.spelled[key] = order_id
+        pressure = row.fields.get("pressure")
+        if self.root is not None and isinstance(pressure, str) and pressure.strip():
+            path = Path(pressure.strip())
+            real = Path(os.path.realpath((self.base_dir or Path.cwd()) / path))
+            if not real.is_relative_to(self.root):  # refused before the file is opened
+                raise InputError(f"pressure = {shown(pressure)}: outside the scan root "
+                                 f"'{self.root}' (it is {shown(str(real))}); only files "
+                                 "under the root are read")
         fields = row.fields
         if self.defaults:  # a field an order leaves blank takes the batch's default
             fields = {**fields, **{k: v for k, v in self.defaults.items()

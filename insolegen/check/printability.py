@@ -26,6 +26,7 @@ from insolegen.prescription.printers import Printer, parse_bed  # noqa: F401
 from insolegen.core.tolerances import TOL
 
 
+MAX_RECHECKS = 500         # thin vertical readings re-measured along the face normal
 MAX_TRIANGLES = 2_000_000  # above this, slicers slow down badly: a warning, not a failure
 
 
@@ -46,9 +47,12 @@ def _faces_report(area2: np.ndarray, faces: np.ndarray, n: int, scale: float
     return {"degenerate_faces": int(degenerate.sum()), "duplicate_faces": int(same.sum())}
 
 
-def _shells(faces: np.ndarray, n: int, signed: np.ndarray) -> tuple[int, int]:
-    """Number of connected shells and how many of them enclose negative volume,
-    from the faces' signed volumes (m,)."""
+def _shells(faces: np.ndarray, n: int, signed: np.ndarray, vertices: np.ndarray | None = None
+            ) -> tuple[int, int, int]:
+    """Number of connected shells, how many of them enclose negative volume and lie inside
+    no other shell (inside out), and how many lie inside another (cavities, e.g. a lattice
+    part's), from the faces' signed volumes (m,); without ``vertices`` every negative
+    shell counts as inside out."""
     a = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2]])
     b = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0]])
     from scipy.sparse import coo_matrix  # only the thorough check counts shells
@@ -58,7 +62,54 @@ def _shells(faces: np.ndarray, n: int, signed: np.ndarray) -> tuple[int, int]:
     count, label = connected_components(graph, directed=False)
     per_shell = np.bincount(label[faces[:, 0]], weights=signed, minlength=count)
     used = np.bincount(label[faces[:, 0]], minlength=count) > 0
-    return int(used.sum()), int(np.sum(used & (per_shell < 0)))
+    negative = np.flatnonzero(used & (per_shell < 0))
+    cavities = 0
+    if vertices is not None and len(negative) and np.any(used & (per_shell > 0)):
+        outer = faces[(per_shell > 0)[label[faces[:, 0]]]]
+        first = np.full(count, -1)
+        first[label[faces[::-1, 0]]] = faces[::-1, 0]
+        cavities = int(sum(_inside(vertices[first[s]], vertices[outer]) for s in negative))
+    return int(used.sum()), len(negative) - cavities, cavities
+
+
+def _normal_thickness(vertices: np.ndarray, faces: np.ndarray, which: np.ndarray
+                      ) -> np.ndarray:
+    """Material thickness (mm) from the centroid of each face in ``which`` along its inward
+    normal to the first face it meets (inf if none)."""
+    tri = vertices[faces]
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    out = np.full(len(which), np.inf)
+    for k, f in enumerate(which):
+        n = np.cross(e1[f], e2[f])
+        d = -n / max(np.linalg.norm(n), 1e-300)
+        hit = _ray_hits(tri[f].mean(axis=0), d, tri, e1, e2)
+        hit = hit[hit > 1e-6]
+        if len(hit):
+            out[k] = hit.min()
+    return out
+
+
+def _ray_hits(point: np.ndarray, direction: np.ndarray, tri: np.ndarray, e1: np.ndarray,
+              e2: np.ndarray) -> np.ndarray:
+    """Distances along the ray ``point + t direction`` (t > 0) at which it crosses the
+    triangles (k, 3, 3) (Moller-Trumbore)."""
+    p = np.cross(direction, e2)
+    det = np.einsum("ij,ij->i", e1, p)
+    ok = np.abs(det) > 1e-12
+    inv = np.divide(1.0, det, out=np.zeros_like(det), where=ok)
+    s = point - tri[:, 0]
+    u = np.einsum("ij,ij->i", s, p) * inv
+    q = np.cross(s, e1)
+    v = (q @ direction) * inv
+    t = np.einsum("ij,ij->i", e2, q) * inv
+    return t[ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t > 0)]
+
+
+def _inside(point: np.ndarray, tri: np.ndarray) -> bool:
+    """Whether ``point`` (3,) lies inside the closed triangles (k, 3, 3): the parity of a
+    ray along +X (nudged off the axes so it meets no edge exactly)."""
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    return bool(len(_ray_hits(point, np.array([1.0, 1e-7, 2e-7]), tri, e1, e2)) % 2)
 
 
 def bed_fit(xy: np.ndarray, height: float, bed: tuple[float, float, float]
@@ -109,12 +160,13 @@ def check_mesh(vertices: np.ndarray, faces: np.ndarray, mat: Material,
     signed, area2 = face_volumes_areas(vertices, faces)
     volume = float(signed.sum())
     # Shells cost a graph search: only when thorough; else the whole body's volume decides.
-    shells, inverted = _shells(faces, n, signed) if thorough else (None, int(volume < 0))
+    shells, inverted, cavities = (_shells(faces, n, signed, vertices) if thorough
+                                  else (None, int(volume < 0), None))
     lo, hi = vertices.T.min(axis=1), vertices.T.max(axis=1)
     report.update(edges)
     report.update(_faces_report(area2, faces, n, float((hi - lo).max())))
     report.update(watertight=closed, winding_consistent=closed and edges["flipped_edges"] == 0,
-                  shells=shells, inside_out_shells=inverted,
+                  shells=shells, inside_out_shells=inverted, cavities=cavities,
                   volume_mm3=round(volume, 1),
                   size_mm=[round(float(d), 3) for d in hi - lo],
                   bottom_z_mm=round(float(lo[2]), 4))
@@ -151,6 +203,14 @@ def check_mesh(vertices: np.ndarray, faces: np.ndarray, mat: Material,
                                 f"other (one near x={where[0]:.1f} y={where[1]:.1f} "
                                 f"z={where[2]:.1f} mm)")
             face, thick = vertical_thickness(vertices, faces)
+            thin = np.flatnonzero(thick < mat.min_wall_mm - TOL.thickness_mm)
+            if 0 < len(thin) <= MAX_RECHECKS:
+                # a steep face of a curved wall (a lattice's sheets) can read thin straight
+                # up or down where the ray grazes the same wall again: the wall is as thin
+                # as that only if it is as thin along the face's own normal too
+                thick = thick.copy()
+                thick[thin] = np.maximum(thick[thin], _normal_thickness(vertices, faces,
+                                                                        face[thin]))
             finite = np.isfinite(thick)
             if finite.any():
                 k = int(np.argmin(np.where(finite, thick, np.inf)))

@@ -36,6 +36,7 @@ def _order_fields(args: argparse.Namespace) -> dict:
         "engrave_depth_mm": args.engrave_depth,
         "scan": args.scan, "scan_units": args.scan_units,
         "side_from_scan": True if args.side_from_scan else None,
+        "zones": args.zones, "pressure": args.pressure,
         "printer": args.printer, "bed": args.bed,
         "outline": args.outline, "sheet": args.sheet,
         "scan_kind": args.scan_kind, "foot": args.foot,
@@ -289,7 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--id", default="insole", help="order id: file name stem (default insole)")
     g.add_argument("--resolution-mm", metavar="MM", help="plan edge length (default 1.0)")
     g.add_argument("--format", metavar="LIST", help="files to make, comma separated: stl "
-                   "(default), 3mf, obj, png (preview), pdf (job ticket)")
+                   "(default), 3mf, obj, png (preview), pdf (job ticket), zoned-3mf (density "
+                   "zones as PrusaSlicer modifiers), zoned-3mf-orca (as Orca/Bambu modifiers), "
+                   "lattice-stl (gyroid lattice body in a solid skin)")
+    g.add_argument("--zones", metavar="MODE", help="density zones: auto (default: from the "
+                   "conditions and zone_*_infill_pct) or none (a uniform part)")
+    g.add_argument("--pressure", metavar="FILE", help="plantar pressure map (CSV grid with a "
+                   "'# pitch_mm' header, or Tekscan ASCII export): reliefs under forefoot "
+                   "peaks, zones softened under peaks")
     g.add_argument("--ascii", action="store_true", help="ASCII STL instead of binary")
     g.add_argument("--material", metavar="NAME", help="pp, eva, pa12 (default) or tpu: "
                    "minimum wall, mass on the ticket")

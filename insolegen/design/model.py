@@ -49,10 +49,13 @@ class InfillRegion:
     density: float
     pattern: str = "gyroid"
     skin_mm: float = 1.0
+    cell_mm: float = 6.0
+    why: str = ""
 
     def to_json(self) -> dict:
         return {"name": self.name, "outline": [list(p) for p in self.outline],
-                "density": self.density, "pattern": self.pattern, "skin_mm": self.skin_mm}
+                "density": self.density, "pattern": self.pattern, "skin_mm": self.skin_mm,
+                "cell_mm": self.cell_mm, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class InsoleDesign:
     notes: tuple[str, ...]
     version: str = __version__
     infill: tuple[InfillRegion, ...] = ()  # lower-density regions; empty: solid (see InfillRegion)
+    reliefs: tuple[tuple[float, float, float, float], ...] = ()  # extra recesses (x, y, r, depth) mm
+    pressure: dict | None = None  # the registered pressure map (insolegen.foot.pressure), if any
 
     @property
     def foot_length_mm(self) -> float:
@@ -215,6 +220,8 @@ class InsoleDesign:
             "seat_exclusions": [list(e) for e in self.seat_exclusions],
             "expected": self.expected,
             "infill": [r.to_json() for r in self.infill],
+            "reliefs": [list(r) for r in self.reliefs],
+            "pressure": self.pressure,
         }
 
 
@@ -231,7 +238,10 @@ def design_from_json(data: dict) -> InsoleDesign:
         arch_support_height_mm=data["arch_support_height_mm"], notes=tuple(data["notes"]),
         version=data["version"],
         infill=tuple(InfillRegion(r["name"], tuple(map(tuple, r["outline"])), r["density"],
-                                  r["pattern"], r["skin_mm"]) for r in data.get("infill", ())),
+                                  r["pattern"], r["skin_mm"], r.get("cell_mm", 6.0),
+                                  r.get("why", "")) for r in data.get("infill", ())),
+        reliefs=tuple(tuple(r) for r in data.get("reliefs", ())),
+        pressure=data.get("pressure"),
     )
 
 

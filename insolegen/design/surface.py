@@ -158,6 +158,8 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.
                 z -= p[f"mth{i}_relief_mm"] * dish(x, y, marks[f"mth{i}"], 0.035 * L)
         if p["met5_base_relief_mm"]:
             z -= p["met5_base_relief_mm"] * dish(x, y, marks["met5_base"], 0.03 * L)
+        for rx, ry, radius, depth in getattr(d, "reliefs", ()):  # pressure reliefs (design.zones)
+            z -= depth * dish(x, y, (rx, ry), radius)
 
     t_min = p["min_thickness_mm"]
     end = d.insole_length_mm

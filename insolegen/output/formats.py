@@ -104,28 +104,41 @@ def threemf_objects(objects: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]
     faces (m, 3), placement (4, 4))``: one object and one build item per entry, the
     placement (a rotation and a translation) as the item's transform; ``compresslevel``
     of the zip (1 fastest, 9 smallest)."""
-    from xml.sax.saxutils import quoteattr  # urllib comes with it: only when a 3MF is made
     parts_xml, items = [], []
     for number, (name, vertices, faces, placement) in enumerate(objects, start=1):
-        parts_xml.append(
-            f' <object id="{number}" type="model" name={quoteattr(name)}>'
-            "<mesh><vertices>\n"
-            + _numbers('<vertex x="%.9g" y="%.9g" z="%.9g"/>\n', vertices)
-            + "</vertices><triangles>\n"
-            + _numbers('<triangle v1="%d" v2="%d" v3="%d"/>\n', faces)
-            + "</triangles></mesh></object>\n")
+        parts_xml.append(mesh_object(number, name, vertices, faces))
         m = np.asarray(placement, dtype=np.float64)
         # 3MF's matrix acts on row vectors: the 3x3 part is stored transposed, column by column
         values = np.concatenate([m[:3, :3].T.ravel(), m[:3, 3]]) + 0.0
         items.append(f' <item objectid="{number}" transform="'
                      + " ".join(f"{v:.9g}" if i < 9 else f"{v:.6f}" for i, v in enumerate(values))
                      + '"/>\n')
-    model = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-             f'<model unit="millimeter" xml:lang="en-US" xmlns="{_NS_3MF}">\n'
-             f' <metadata name="Title">{_xml_text(title)}</metadata>\n'
-             ' <metadata name="Application">insolegen</metadata>\n'
-             "<resources>\n" + "".join(parts_xml) + "</resources>\n"
-             "<build>\n" + "".join(items) + "</build>\n</model>\n")
+    return package(model_xml(title, parts_xml, items), compresslevel=compresslevel)
+
+
+def mesh_object(oid: int, name: str, vertices: np.ndarray, faces: np.ndarray) -> str:
+    """One 3MF ``<object>`` holding a mesh: vertices (n, 3) mm, faces (m, 3)."""
+    from xml.sax.saxutils import quoteattr  # urllib comes with it: only when a 3MF is made
+    return (f' <object id="{oid}" type="model" name={quoteattr(name)}><mesh><vertices>\n'
+            + _numbers('<vertex x="%.9g" y="%.9g" z="%.9g"/>\n', vertices)
+            + "</vertices><triangles>\n"
+            + _numbers('<triangle v1="%d" v2="%d" v3="%d"/>\n', faces)
+            + "</triangles></mesh></object>\n")
+
+
+def model_xml(title: str, objects: list[str], items: list[str]) -> str:
+    """The 3MF model part (unit millimetre) of these ``<object>`` and ``<item>`` lines."""
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<model unit="millimeter" xml:lang="en-US" xmlns="{_NS_3MF}">\n'
+            f' <metadata name="Title">{_xml_text(title)}</metadata>\n'
+            ' <metadata name="Application">insolegen</metadata>\n'
+            "<resources>\n" + "".join(objects) + "</resources>\n"
+            "<build>\n" + "".join(items) + "</build>\n</model>\n")
+
+
+def package(model: str, extra: dict[str, str] | None = None, compresslevel: int = 6) -> bytes:
+    """A 3MF zip package around the ``model`` XML text, with ``extra`` parts (name -> text,
+    e.g. slicer settings under ``Metadata/``); deterministic bytes."""
     parts = {
         "[Content_Types].xml": (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -141,6 +154,7 @@ def threemf_objects(objects: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]
             'Type="http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"/>'
             "</Relationships>\n"),
         "3D/3dmodel.model": model,
+        **(extra or {}),
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -83,6 +83,11 @@ def extra_files(order, design, solids: dict[str, Solid], engravings: dict,
     oid = order.order_id
     if "3mf" in order.formats:
         out[f"{oid}.3mf"] = threemf(solids, oid, f"insolegen {oid}")
+    for fmt, stem, convention in (("zoned-3mf", "zoned", "prusa"),
+                                  ("zoned-3mf-orca", "zoned_orca", "orca")):
+        if fmt in order.formats:
+            from insolegen.output.zones3mf import zoned_threemf
+            out[f"{oid}_{stem}.3mf"] = zoned_threemf(solids, design, oid, convention)
     if "obj" in order.formats:
         for side, solid in solids.items():
             out[f"{oid}_{side}.obj"] = obj(solid, f"{stl_header(order, side)}\nunits: millimetre")
@@ -97,6 +102,30 @@ def extra_files(order, design, solids: dict[str, Solid], engravings: dict,
             out[f"{oid}_ticket.pdf"] = pdf(order, design, measured, material(order.material),
                                            picture, hashes, engravings)
     return out
+
+
+def lattice_files(order, design, solids: dict[str, Solid]) -> tuple[dict[str, bytes], dict]:
+    """``<id>_<side>_lattice.stl`` (the left the right one's mirror) and the report's
+    ``lattice`` section: zones as built, skin, and the volume and mass the design gives.
+    The caller checks the files as written (:func:`insolegen.pipeline.job.render`)."""
+    from insolegen.mesh.lattice import build_lattice
+    mat = material(order.material)
+    lattice = build_lattice(design, build_insole(design, "right"), mat.min_wall_mm)
+    files: dict[str, bytes] = {}
+    right = stl_bytes(lattice.solid, stl_header(order, "right") + " lattice")
+    for side in solids:
+        files[f"{order.order_id}_{side}_lattice.stl"] = right if side == "right" else \
+            mirrored_stl(right, stl_header(order, side) + " lattice")
+    section = {**lattice.to_json(), "material": mat.name,
+               "mass_g": round(lattice.volume_mm3 / 1000.0 * mat.density_g_cm3, 1),
+               "notes": [f"zone {z.name}: asked {z.density_asked:.0%}, built {z.density:.0%}: "
+                         f"sheets of {z.wall_mm:g} mm (the {mat.min_wall_mm:g} mm {mat.name} "
+                         f"minimum wall and a margin) need cells over {z.cell_mm:g} mm for "
+                         f"less" for z in lattice.zones
+                         if z.density > z.density_asked + 1e-3],
+               "closed_cavities": "the gyroid's cavities are sealed inside the skin: a "
+                                  "powder-bed part needs drain holes to empty them"}
+    return files, section
 
 
 def making_report(order, measured: dict[str, dict], printability: dict[str, dict],
@@ -119,6 +148,7 @@ def file_kind(order_id: str, name: str) -> str:
     """What a job's file is, for :attr:`insolegen.pipeline.job.Result.files`: ``left`` /
     ``right`` (STL), ``report``, ``3mf``, ``left_obj`` / ``right_obj``, ``preview``, ``ticket``."""
     stem, _, ext = name.removeprefix(order_id).lstrip("_").rpartition(".")
-    kinds = {"stl": stem, "json": "report", "3mf": "3mf", "obj": f"{stem}_obj",
+    kinds = {"stl": stem, "json": "report", "3mf": f"{stem}_3mf" if stem else "3mf",
+             "obj": f"{stem}_obj",
              "png": "preview", "pdf": "ticket"}
     return kinds.get(ext, name)

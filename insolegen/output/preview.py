@@ -72,6 +72,8 @@ def draw_plan(ax, design, solids: dict[str, Solid], engravings: dict) -> object:
         ax.tricontour(px, py, top, v[:, 2], levels=np.arange(2.0, zmax, 2.0), colors="k",
                       linewidths=0.3, alpha=0.45)
         sign = -1.0 if side == "left" else 1.0
+        if design.pressure:
+            draw_pressure(ax, design, sign, dx)
         for (x, y), label, marker in _marks(design):
             ax.plot(-sign * y + dx, x, marker, ms=7, mfc="white", mec="k", mew=1.2, zorder=5)
             ax.annotate(label, (-sign * y + dx, x), xytext=(6, 5), textcoords="offset points",
@@ -93,6 +95,28 @@ def draw_plan(ax, design, solids: dict[str, Solid], engravings: dict) -> object:
         ax.spines[spine].set_visible(False)
     ax.set_title("Plan view from above, toes up (left insole on the left)", fontsize=10)
     return mapping
+
+
+def draw_pressure(ax, design, sign: float, dx: float) -> None:
+    """The registered peak-pressure map laid on the plan: translucent red isobars at a
+    quarter, half and three quarters of its peak, and an X at each pressure relief."""
+    pts = np.asarray(design.pressure["points"], dtype=float)
+    values = np.asarray(design.pressure["values"], dtype=float)
+    if len(pts) < 3:
+        return
+    from matplotlib.tri import Triangulation
+    from scipy.spatial import cKDTree
+    px, py = -sign * pts[:, 1] + dx, pts[:, 0]
+    tri = Triangulation(px, py)
+    pitch = float(np.median(cKDTree(pts).query(pts, k=2)[0][:, 1]))
+    corners = pts[tri.triangles]
+    longest = np.max(np.linalg.norm(corners - np.roll(corners, 1, axis=1), axis=2), axis=1)
+    tri.set_mask(longest > 1.6 * pitch)  # no isobars across the unloaded arch
+    levels = values.max() * np.array([0.25, 0.5, 0.75, 1.0001])
+    ax.tricontourf(tri, values, levels=levels, cmap="Reds", alpha=0.35, zorder=3)
+    ax.tricontour(tri, values, levels=levels[:3], colors="darkred", linewidths=0.7, zorder=3)
+    for x, y, _, _ in design.reliefs:
+        ax.plot(-sign * y + dx, x, "x", ms=9, mew=2.0, color="darkred", zorder=5)
 
 
 def draw_profile(ax, design, measured: dict, solid: Solid) -> None:
@@ -177,6 +201,13 @@ def draw(fig, order_id: str, design, solids: dict[str, Solid], measured: dict[st
     handles = [Line2D([], [], ls="", marker=mk, ms=7, mfc="white", mec="k", label=_LEGEND[mk])
                for mk in markers]
     handles.append(Line2D([], [], color="0.3", lw=0.6, label="thickness contours, every 2 mm"))
+    if design.pressure:
+        handles.append(Line2D([], [], color="darkred", lw=0.7, label="peak pressure "
+                              "(%s): 25 / 50 / 75 %% of %.0f %s" % (
+                                  design.pressure["source"], max(design.pressure["values"]),
+                                  design.pressure["units"])))
+        handles.append(Line2D([], [], ls="", marker="x", ms=8, mew=2, color="darkred",
+                              label="pressure relief"))
     if engravings:
         handles.append(Line2D([], [], color="tab:red", lw=1.0,
                               label="engraving on the bottom (seen through)"))

@@ -18,6 +18,7 @@ import numpy as np
 
 from insolegen import __version__
 from insolegen.design.model import InsoleDesign, design_insole
+from insolegen.design.zones import apply_zones
 from insolegen.core.errors import InsolegenError
 from insolegen.output.files import AtomicWriter, json_text
 from insolegen.foot.model import Foot
@@ -74,12 +75,23 @@ def sides_for(order: Order, foot: Foot) -> tuple[str, ...]:
     return order.sides
 
 
-def design_for(order: Order) -> InsoleDesign:
-    """Resolve the order into a design (no files); of a file of both feet, the right one's."""
-    foot = foot_for(order)
-    return design_insole(foot["right"] if isinstance(foot, dict) else foot,
-                         prescribe(order.conditions, order.overrides, order.base),
-                         order.resolution_mm)
+def _designed(order: Order, foot: Foot) -> InsoleDesign:
+    """One foot's design: its density zones, and what the order's pressure map (registered
+    to this foot's outline) changes."""
+    design = design_insole(foot, prescribe(order.conditions, order.overrides, order.base),
+                           order.resolution_mm)
+    pressure = None
+    if order.pressure is not None:
+        from insolegen.foot.pressure import read_pressure, register
+        pressure = register(read_pressure(Path(order.pressure)), foot).to_json()
+    return apply_zones(design, order.zones, pressure)
+
+
+def design_for(order: Order, foot: Foot | None = None) -> InsoleDesign:
+    """Resolve the order into a design (no files): its density zones and what its pressure
+    map changes; of a file of both feet, the right one's."""
+    foot = foot_for(order) if foot is None else foot
+    return _designed(order, foot["right"] if isinstance(foot, dict) else foot)
 
 
 def _self_check(side: str, measured: dict, checks: dict) -> None:
@@ -186,6 +198,19 @@ def _as_read(vectors: np.ndarray, solid: Solid) -> tuple[np.ndarray, np.ndarray]
     return v32.astype(np.float64), solid.faces
 
 
+def _lattice_check(name: str, data: bytes, material_name: str) -> dict:
+    """A lattice file read back from its bytes: closed, on z = 0 and printable, or an
+    internal error; what the report records of it."""
+    vertices, faces = merge_corners(parse_stl(data, name))
+    report = check_mesh(vertices, faces, material(material_name), thorough=False,
+                        edges=edge_counts(faces, len(vertices)))
+    if not (report["printable"] and report["watertight"]
+            and abs(report["bottom_z_mm"]) <= TOL.floor_mm):
+        raise InsolegenError(f"internal error: {name} as written is not a closed printable "
+                             f"solid on z = 0: {'; '.join(report['problems'])}")
+    return {k: report[k] for k in ("watertight", "volume_mm3", "triangles", "printable")}
+
+
 def render(order: Order, foot: Foot | None = None) -> Rendered:
     """The exact bytes :func:`generate` would write, self-checked, without touching a disk.
 
@@ -202,9 +227,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     """
     t0 = time.perf_counter()
     foot = foot_for(order) if foot is None else foot
-    prescription = prescribe(order.conditions, order.overrides, order.base)
     # A file of both feet: each side designed on its own foot, the right one reported first.
-    designs = {side: design_insole(f, prescription, order.resolution_mm)
+    designs = {side: _designed(order, f)
                for side, f in (foot.items() if isinstance(foot, dict) else [("", foot)])}
     design = designs.get("right", designs.get(""))
     t1 = time.perf_counter()
@@ -262,6 +286,13 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
                                  f"printable: {'; '.join(printable[side]['problems'])}")
     t3 = time.perf_counter()
     files.update(extra_files(order, design, solids, engravings, measured, files))
+    lattice = None
+    if "lattice-stl" in order.formats:
+        from insolegen.output.making import lattice_files
+        made, lattice = lattice_files(order, design, solids)
+        lattice["as_written"] = {name: _lattice_check(name, data, order.material)
+                                 for name, data in made.items()}
+        files.update(made)
     t3x = time.perf_counter()
     hashes = {name: sha256(data) for name, data in files.items()}
     report = {"insolegen_version": __version__, "order": order.to_json(), "files": names,
@@ -269,6 +300,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
               **({} if "" in designs else {"design_left": designs["left"].to_json()}),
               "measured": measured, "checks": checks,
               "making": making_report(order, measured, printable, engravings, hashes)}
+    if lattice is not None:
+        report["lattice"] = lattice
     if preset is not None:
         report["making"]["printer"] = {**preset.to_json(), "fit": fits}
     files[f"{order.order_id}.json"] = json_text(report).encode("utf-8")

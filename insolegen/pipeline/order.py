@@ -19,12 +19,14 @@ from insolegen.prescription.bases import DEFAULT_BASE, load_base
 from insolegen.prescription.profiles import parse_conditions
 
 SIDES = ("left", "right", "both")
-FORMATS = ("stl", "3mf", "obj", "png", "pdf")
+FORMATS = ("stl", "3mf", "obj", "png", "pdf", "zoned-3mf", "zoned-3mf-orca", "lattice-stl")
+ZONED_FORMATS = ("zoned-3mf", "zoned-3mf-orca", "lattice-stl")  # need density zones
 MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm")
 SCAN_FIELDS = ("scan_units", "side_from_scan", "scan_kind", "foot")
 OUTLINE_FIELDS = ("outline", "sheet")
 MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm", "printer", "bed")
 KNOWN_FIELDS = ("order_id", "side", "base", "conditions", "shoe_size", "scan", "formats", "set",
+                "zones", "pressure",
                 "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *OUTLINE_FIELDS,
                 *MAKING_FIELDS)
 _FLAGS = {"true": True, "yes": True, "1": True, "on": True,
@@ -51,6 +53,8 @@ class Order:
     base: str = DEFAULT_BASE
     printer: str | None = None
     bed_mm: tuple[float, float, float] | None = None
+    zones: str = "auto"
+    pressure: str | None = None
 
     def printer_preset(self):
         """The :class:`~insolegen.prescription.printers.Printer` the order names, or None."""
@@ -176,13 +180,32 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
         from insolegen.design.model import check_resolution_for
         check_resolution_for(resolution, foot.foot_length_mm)
 
+    from insolegen.design.zones import check_zones
+    zones = check_zones(None if _blank(data.get("zones")) else data["zones"])
+    if zones == "none" and set(fmts) & set(ZONED_FORMATS):
+        first = next(f for f in fmts if f in ZONED_FORMATS)
+        raise InputError(f"formats = {first!r}: needs density zones, but zones = 'none'")
+    pressure = None if _blank(data.get("pressure")) else _pressure_file(data["pressure"],
+                                                                         base_dir)
     from insolegen.design.model import check_parameters
     from insolegen.prescription.profiles import prescribe
     params = prescribe(conditions, overrides, base).parameters
     check_parameters(params)
     making = _making(data, params)
     return Order(order_id, side, conditions, measurements, scan, overrides, resolution,
-                 tuple(dict.fromkeys(fmts)), options, **making, base=base)
+                 tuple(dict.fromkeys(fmts)), options, **making, base=base, zones=zones,
+                 pressure=pressure)
+
+
+def _pressure_file(value: object, base_dir: Path | None) -> str:
+    """The pressure map's absolute path, its file read and checked now (the foot it is
+    registered to comes later)."""
+    path = Path(str(value))
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    from insolegen.foot.pressure import read_pressure
+    read_pressure(path)
+    return str(path)
 
 
 def _flag(data: dict, key: str) -> bool:

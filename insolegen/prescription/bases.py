@@ -10,7 +10,8 @@ casual base's value) and the stack keys of :data:`BASE_SETS`.
 An order is base + conditions + overrides. The rules when both set a value:
 
 - the base sets the construction (:data:`BASE_SETS`: length, thickness,
-  cover, minimum thickness, toe allowance): its value replaces the
+  cover, minimum thickness, toe allowance, and the density zones it names
+  (``zone_*_infill_pct``)): its value replaces the
   conditions' one, with a note when they differ; a base that leaves a key
   out leaves it to the conditions;
 - the conditions set the corrections (posts, arch, cup, pads, reliefs); a
@@ -40,7 +41,10 @@ from insolegen.prescription.tomlfile import folders, read_toml
 DEFAULT_BASE = "casual"
 BASE_DIR_ENV = "INSOLEGEN_BASES"
 BASE_SETS = ("insole_length", "base_thickness_mm", "top_cover_thickness_mm",
-             "min_thickness_mm", "toe_allowance_mm")
+             "min_thickness_mm", "toe_allowance_mm",
+             # density zones (insolegen.design.zones): a base made of several densities
+             "zone_heel_infill_pct", "zone_arch_infill_pct", "zone_forefoot_infill_pct",
+             "zone_met_heads_infill_pct", "zone_relief_infill_pct")
 POSTING_KEYS = ("rearfoot_post_deg", "forefoot_post_deg", "medial_heel_skive_mm")
 SKIVE_MIN_CUP_MM = 14.0  # a medial heel skive needs a cup at least this deep
 TOP_KEYS = ("title", "sources", "foot_length_mm", "parameters")

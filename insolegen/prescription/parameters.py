@@ -16,7 +16,7 @@ from typing import Literal
 from insolegen.core.errors import InputError, shown
 from insolegen.core.numbers import parse_number
 
-Combine = Literal["max", "signed", "or", "longest", "first"]
+Combine = Literal["max", "min", "signed", "or", "longest", "first"]
 INSOLE_LENGTHS = ("three_quarter", "sulcus", "full")
 
 
@@ -25,7 +25,7 @@ class Param:
     """One prescription parameter.
 
     ``combine`` says what happens when several conditions set it: ``max``
-    (the stronger correction wins), ``signed`` (largest magnitude wins;
+    (the stronger correction wins), ``min`` (the softer cushion wins), ``signed`` (largest magnitude wins;
     opposite signs contradict), ``or`` (on if any condition has it on),
     ``longest`` (the longest insole), ``first`` (first condition that uses
     the feature, e.g. a pad's position).
@@ -80,6 +80,22 @@ _BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True,
                "false": False, "no": False, "off": False, "0": False}
 
 
+def _zone(name: str, combine: Combine, doc: str) -> Param:
+    return Param(f"zone_{name}_infill_pct", float, 5.0, 100.0, combine,
+                 f"Infill density (% of solid) of the {doc} zone (slicer modifier, lattice).")
+
+
+# Density zones (insolegen.design.zones): cushion zones combine to the softest, the
+# arch's support to the firmest. A printed part's infill is a slicer setting: 100 = solid.
+ZONE_PARAMS = (
+    _zone("heel", "min", "heel (rearfoot, behind the arch)"),
+    _zone("arch", "max", "arch (midfoot support)"),
+    _zone("forefoot", "min", "forefoot (metatarsal heads forward)"),
+    _zone("met_heads", "min", "under-metatarsal-heads"),
+    _zone("relief", "min", "relief (heel spur recess, metatarsal and pressure reliefs)"),
+)
+
+
 def _p(name, low, high, combine, doc, kind=float, choices=(), feature=None) -> Param:
     return Param(name, kind, low, high, combine, doc, tuple(choices), feature)
 
@@ -123,6 +139,7 @@ PARAMS: dict[str, Param] = {p.name: p for p in [
     *[_p(f"mth{i}_relief_mm", 0.0, 4.0, "max", f"Recess under metatarsal head {i}.")
       for i in range(1, 6)],
     _p("met5_base_relief_mm", 0.0, 4.0, "max", "Recess under the 5th metatarsal base (styloid)."),
+    *ZONE_PARAMS,
 ]}
 
 REQUIRED = tuple(PARAMS)

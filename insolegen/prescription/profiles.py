@@ -187,6 +187,8 @@ def combine(profiles: list[Profile]) -> dict[str, Value]:
         values = [p.parameters[key] for p in profiles]
         if param.combine == "max":
             out[key] = max(values)
+        elif param.combine == "min":
+            out[key] = min(values)
         elif param.combine == "or":
             out[key] = any(values)
         elif param.combine == "longest":

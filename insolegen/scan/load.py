@@ -88,6 +88,9 @@ def parse_units(text: object) -> str:
     return key
 
 
+FAR_FROM_ORIGIN = 100.0  # a scan this many of its sizes from its origin is centred as read
+
+
 def scan_extent(vertices: np.ndarray) -> float:
     """The object's length along its first principal axis, in file units (0.5th to 99.5th
     percentile, so a few stray points do not count)."""
@@ -281,10 +284,15 @@ def read_scan(path: Path | str) -> RawScan:
     if n_points < MIN_POINTS:
         raise ScanError(f"scan = '{path}': {n_points} distinct points; a foot scan has at "
                         f"least {MIN_POINTS}")
-    # A scan's frame is arbitrary (later stages align it): centred here, where the subtraction
-    # is exact, so that a scan far from its origin (1e9 m away) meshes as well as one near it.
+    # A scan's frame is arbitrary (later stages align it): one far from its origin (1e9 m
+    # away) is centred here, where the subtraction is exact, so that it meshes as well as one
+    # near it. Scans near their origin are left as they are, bit for bit.
     offset = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
-    vertices -= offset
+    size = float(np.max(vertices.max(axis=0) - vertices.min(axis=0)))
+    if float(np.max(np.abs(offset))) > FAR_FROM_ORIGIN * max(size, 1e-300):
+        vertices -= offset
+    else:
+        offset = None
     log.info("scan %s: %s, %d vertices%s", path.name, file_type, len(vertices),
              "" if faces is None else f", {len(faces)} triangles")
     return RawScan(str(path), file_type, vertices, faces, offset)
