@@ -54,6 +54,8 @@ def _print_result(result) -> None:
     for side, m in result.measured.items():
         print(f"  {side:5s}  cup {m['heel_cup_depth_mm']:.1f} mm, arch {m['arch_height_mm']:.1f} mm "
               f"(peak {m['arch_peak_height_mm']:.1f}), tilt {m['rearfoot_tilt_deg']:+.1f} deg, "
+              f"rims medial/lateral/back {m['rim_medial_mm']:.1f}/{m['rim_lateral_mm']:.1f}/"
+              f"{m['rim_posterior_mm']:.1f} mm, part {m['height_mm']:.1f} mm tall, "
               f"min {m['min_thickness_mm']:.1f} mm, {m['triangles']} triangles, "
               f"watertight {m['watertight']}")
     for note in d.notes:
