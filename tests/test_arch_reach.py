@@ -36,3 +36,17 @@ def test_support_reaches_the_foot(tmp_path, navicular):
                         f"plantar arch height {plantar:g} mm (navicular height {navicular} mm "
                         f"- 24 mm) + arch_tolerance_mm 4 - 0 mm that other features raise "
                         f"the apex above the 5 mm of layers"]
+
+
+def test_arch_height_flag_is_refused_as_ambiguous(tmp_path):
+    from conftest import run_cli
+    proc = run_cli("generate", "--foot-length", "265", "--arch-height", "15", "--condition",
+                   "flat_feet", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and not (tmp_path / "o").exists()
+    line, = proc.stderr.strip().splitlines()
+    assert "--arch-height" in line and "give --navicular-height" in line
+    assert "'insolegen measure' reports arch_height_mm, the sole's plantar arch height" in line
+    ok = run_cli("generate", "--foot-length", "265", "--navicular-height", "30", "--condition",
+                 "flat_feet", "--side", "right", "--resolution-mm", "3", "--out", str(tmp_path))
+    assert ok.returncode == 0, ok.stderr
+    assert "capped from 12 to 10 mm" in ok.stdout

@@ -127,7 +127,9 @@ def test_check_prints_measured_features_as_json(tmp_path):
     report = json.loads(proc.stdout)
     m = report["measured"]
     assert m["watertight"] and m["winding_consistent"] and m["volume_mm3"] > 0
-    assert m["heel_cup_depth_mm"] == pytest.approx(20.0, abs=0.5)
+    # issue 11: the profile's 20 mm cup is for the 265 mm reference foot; a 245 mm foot
+    # (heel 0.269 of its length) gets it scaled by heel width, 20 x 245 / 265.
+    assert m["heel_cup_depth_mm"] == pytest.approx(20.0 * 245 / 265, abs=0.5)
     assert m["rearfoot_tilt_deg"] == pytest.approx(5.0, abs=0.5)
     assert report["as_designed"] is True
 

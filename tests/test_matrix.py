@@ -38,7 +38,7 @@ def _refused(base: str, condition: str) -> bool:
 @pytest.mark.parametrize("base, condition, length", CASES)
 def test_every_base_condition_and_length(tmp_path, base, condition, length):
     fields = {"order_id": "m", "foot_length_mm": str(length), "conditions": condition,
-              "base": base, "side": "both", "resolution_mm": "5"}
+              "base": base, "side": "both", "resolution_mm": f"{min(5.0, length / 50):g}"}
     if _refused(base, condition):
         with pytest.raises(InputError, match=f"base = {base}: .*contradictory"):
             generate(order_from_mapping(fields), tmp_path / "o")

@@ -58,7 +58,7 @@ def batch(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("plates")
     feet = np.linspace(200, 265, MADE).round()
     orders = [{"order_id": f"o{i:02d}", "foot_length_mm": str(f), "conditions": "flat_feet",
-               "resolution_mm": "5"} for i, f in enumerate(feet)]
+               "resolution_mm": "4"} for i, f in enumerate(feet)]
     result = run_batch(orders, root / "made", workers=0, keep_results=False)
     assert result.counts["done"] == MADE
     _clone_batch(root / "made", root / "batch", TOTAL)

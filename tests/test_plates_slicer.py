@@ -68,7 +68,7 @@ def _extrusions(gcode: str) -> dict[str, np.ndarray]:
 
 def test_a_plate_slices_with_every_part_where_the_manifest_says(tmp_path):
     orders = [{"order_id": f"s{i}", "foot_length_mm": f, "conditions": "flat_feet",
-               "resolution_mm": "5"} for i, f in enumerate(("205", "215"))]
+               "resolution_mm": "4"} for i, f in enumerate(("205", "215"))]
     assert run_batch(orders, tmp_path / "b", workers=0, keep_results=False).exit_code == 0
     mk4 = printer("prusa_mk4")
     manifest = make_plates(tmp_path / "b", mk4, tmp_path / "plates")

@@ -25,11 +25,18 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _ambiguous_arch(text: str) -> None:
+    raise argparse.ArgumentTypeError(
+        f"{text!r}: ambiguous, refused: give --navicular-height MM (navicular height standing); "
+        "'insolegen measure' reports arch_height_mm, the sole's plantar arch height, which is "
+        "about navicular height - 24 mm")
+
+
 def _order_fields(args: argparse.Namespace) -> dict:
     fields = {
         "order_id": args.id, "side": args.side, "conditions": args.condition, "base": args.base,
         "foot_length_mm": args.foot_length, "ball_width_mm": args.ball_width,
-        "heel_width_mm": args.heel_width, "arch_height_mm": args.arch_height,
+        "heel_width_mm": args.heel_width, "arch_height_mm": args.navicular_height,
         "shoe_size": args.shoe_size, "resolution_mm": args.resolution_mm,
         "formats": args.format, "material": args.material,
         "ascii_stl": True if args.ascii else None, "engrave": True if args.engrave else None,
@@ -59,7 +66,9 @@ def _print_result(result) -> None:
     for side, m in result.measured.items():
         print(f"  {side:5s}  cup {fmt(m['heel_cup_depth_mm'])} mm, arch {fmt(m['arch_height_mm'])} "
               f"mm (peak {fmt(m['arch_peak_height_mm'])}), tilt "
-              f"{fmt(m['rearfoot_tilt_deg'], sign=True)} deg, min {fmt(m['min_thickness_mm'])} mm, "
+              f"{fmt(m['rearfoot_tilt_deg'], sign=True)} deg, rims medial/lateral/back "
+              f"{fmt(m['rim_medial_mm'])}/{fmt(m['rim_lateral_mm'])}/{fmt(m['rim_posterior_mm'])} "
+              f"mm, part {fmt(m['height_mm'])} mm tall, min {fmt(m['min_thickness_mm'])} mm, "
               f"{m['triangles']} triangles, watertight {m['watertight']}")
     for note in d.notes:
         print(f"  note: {note}")
@@ -279,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "'UK 8', 'US-M 9', 'US-W 10.5', 'Mondopoint 265'")
     g.add_argument("--ball-width", metavar="MM", help="widest part of the forefoot, mm")
     g.add_argument("--heel-width", metavar="MM", help="widest part of the heel, mm")
-    g.add_argument("--arch-height", metavar="MM", help="navicular height standing, mm")
+    g.add_argument("--navicular-height", metavar="MM", help="navicular height standing, mm "
+                   "(the arch support reaches it - 24 mm, the plantar arch height)")
+    g.add_argument("--arch-height", metavar="MM", type=_ambiguous_arch, help=argparse.SUPPRESS)
     g.add_argument("--condition", required=True, metavar="NAME[,NAME]",
                    help="one or more conditions (see 'insolegen profiles')")
     g.add_argument("--base", metavar="NAME", help="device style (see 'insolegen bases'; "

@@ -22,13 +22,18 @@ from insolegen.geometry.inspection import seat_plane
 from insolegen.design.plan import triangulate_plan
 from insolegen.foot.outline import insole_outline
 from insolegen.prescription.bases import SKIVE_MIN_CUP_MM, check_foot_length, load_base
-from insolegen.prescription.parameters import REFERENCE_FOOT_MM
+from insolegen.prescription.parameters import REFERENCE_FOOT_MM, REFERENCE_HEEL_WIDTH_MM
 from insolegen.prescription.profiles import Prescription
 from insolegen.design.surface import Plan, top_height
 
 DEFAULT_RESOLUTION_MM = 1.0
 RECESS_MAX_FRACTION = 0.35  # widest heel recess, of the heel width
 RESOLUTION_RANGE_MM = (0.3, 5.0)
+# Depths and heights written for the reference foot, scaled down with the heel's width.
+SCALED_HEIGHTS = ("heel_cup_depth_mm", "arch_support_height_mm", "medial_flange_mm",
+                  "medial_edge_raise_mm", "lateral_edge_raise_mm", "medial_heel_skive_mm",
+                  "met_pad_height_mm")
+SCALE_FLOOR = 0.5  # no feature scales below half its reference size
 
 
 @dataclass(frozen=True)
@@ -297,6 +302,27 @@ def check_parameters(p: dict) -> None:
             f"heel_cup_depth_mm of {SKIVE_MIN_CUP_MM:g} or more (is {p['heel_cup_depth_mm']:g})")
 
 
+def _scale_to_foot(foot: Foot, p: dict, overrides: dict, notes: list[str]) -> None:
+    """Scale profile and base values, written for the reference foot, down to a smaller one:
+    depths and heights by heel width / REFERENCE_HEEL_WIDTH_MM, the rim by foot length /
+    REFERENCE_FOOT_MM, each factor at least SCALE_FLOOR; larger feet keep the reference
+    values. ``--set`` values are this foot's own and stay as given. Changes ``p`` in place."""
+    k_h = max(min(foot.heel_width_mm / REFERENCE_HEEL_WIDTH_MM, 1.0), SCALE_FLOOR)
+    k_l = max(min(foot.foot_length_mm / REFERENCE_FOOT_MM, 1.0), SCALE_FLOOR)
+    heights = [key for key in SCALED_HEIGHTS if key not in overrides and p[key]
+               and (key != "met_pad_height_mm" or p["met_pad"])]
+    if k_h < 0.999 and heights:
+        for key in heights:
+            p[key] = round(p[key] * k_h, 2)
+        notes.append(f"scaled to the foot: {', '.join(heights)} x {k_h:.3f} (heel width "
+                     f"{foot.heel_width_mm:g} mm / the reference foot's "
+                     f"{REFERENCE_HEEL_WIDTH_MM:g} mm)")
+    if k_l < 0.999 and "rim_thickness_mm" not in overrides:
+        p["rim_thickness_mm"] = round(p["rim_thickness_mm"] * k_l, 2)
+        notes.append(f"scaled to the foot: rim_thickness_mm x {k_l:.3f} (foot length "
+                     f"{foot.foot_length_mm:g} mm / the reference foot's {REFERENCE_FOOT_MM:g} mm)")
+
+
 def _measured_arch_support(draft: InsoleDesign, support: float, notes: list[str]) -> float:
     """Arch support (mm) for a foot whose navicular height was measured: the top at the arch
     apex reaches the foot's plantar arch height above the layers (base + cover), and rises at
@@ -335,12 +361,13 @@ def design_insole(foot: Foot, prescription: Prescription,
     p = dict(prescription.parameters)
     check_parameters(p)
     check_foot_length(load_base(prescription.base), foot.foot_length_mm)
+    notes: list[str] = list(prescription.notes)
+    _scale_to_foot(foot, p, prescription.overrides, notes)
     outline = insole_outline(foot.outline, foot.foot_length_mm, p["insole_length"],
                              p["toe_allowance_mm"])
     if p["width_scale"] != 1.0:  # narrowed about the heel's midline (slim shoes)
         outline = shapely.affinity.scale(outline, 1.0, p["width_scale"],
                                          origin=(0.0, foot.landmarks["heel_centre"][1]))
-    notes: list[str] = list(prescription.notes)
     widest = round(RECESS_MAX_FRACTION * foot.heel_width_mm, 2)
     if p["heel_spur_relief"] and p["heel_recess_diameter_mm"] > widest:
         notes.append(f"heel_recess_diameter_mm reduced from {p['heel_recess_diameter_mm']:g} "

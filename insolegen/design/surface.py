@@ -72,6 +72,14 @@ class Plan:
         return nearest_within(self.edge_samples, xy, limit_mm)
 
 
+def rim_profile(edge: np.ndarray, band: float, rim_mm: float) -> np.ndarray:
+    """A wall's shape across its band (0-1) at distances ``edge`` (mm) from the border: flat
+    for ``rim_mm`` (at most 40 % of the band) at the top, so the rim is that thick and not
+    a knife edge, then a smooth S down to 0 at ``band``, round at both ends."""
+    flat = min(rim_mm, 0.4 * band)
+    return np.where(edge < band, 1.0 - smoothstep((edge - flat) / (band - flat)), 0.0)
+
+
 def _post(angle_deg: float, y: np.ndarray, lat: np.ndarray | float,
           med: np.ndarray | float) -> np.ndarray:
     """Wedge raising the medial (+ angle) or lateral (- angle) side; adds material only."""
@@ -109,16 +117,27 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.
     if p["forefoot_post_deg"]:
         z += _post(p["forefoot_post_deg"], y, lat, med) * smoothstep((x - 0.55 * L) / (0.13 * L))
 
-    band = HEEL_CUP_BAND * heel_w
-    cup = np.where(edge < band, (1.0 - edge / band) ** 2, 0.0)
-    heel_zone = ramp_down(x, 0.22 * L, 0.36 * L)
-    cup_wall = p["heel_cup_depth_mm"] * cup * heel_zone
-
     ax, ay = marks["arch_apex"]
     front = min(marks["mth1"][0], marks["mth5"][0]) - 5.0
     rise = np.sin(0.5 * np.pi * np.clip((x - 0.22 * L) / (ax - 0.22 * L), 0, 1)) ** 2
     fall = np.cos(0.5 * np.pi * np.clip((x - ax) / (front - ax), 0, 1)) ** 2
     along = np.where(x <= ax, rise, fall)
+    half_heel = heel_w / 2.0
+    # Side weights start a third of the way out, so the back of the heel cup stays even.
+    medial = smoothstep(((y - hy) / half_heel - 0.33) / 0.67)
+    lateral = smoothstep(((hy - y) / half_heel - 0.33) / 0.67)
+
+    band = HEEL_CUP_BAND * heel_w
+    cup = rim_profile(edge, band, p["rim_thickness_mm"])
+    # Medially the cup fades as the arch rises (1 - rise): the border goes from the cup's
+    # rim to the arch's without a dip between them.
+    heel_zone = ramp_down(x, 0.22 * L, 0.36 * L) * (1.0 - medial) \
+        + np.where(x <= ax, 1.0 - rise, 0.0) * medial
+    cup_wall = p["heel_cup_depth_mm"] * cup * heel_zone
+    # Where the cup wall stands, the rim is the cup's depth above the seat all round the
+    # heel: edge raises, flange and skive give way to it (they act in front of and inside it).
+    give_way = 1.0 - cup * heel_zone
+
     arch_across = smoothstep(plan.across(x, y) / 0.7)
     if d.foot.plantar is None:
         z += cup_wall
@@ -126,11 +145,7 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.
         z += contact_height(d, xy, cup_wall, along * arch_across, heel_zone)
     z += d.arch_support_height_mm * along * arch_across
 
-    rim = np.where(edge < EDGE_BAND_MM, (1.0 - edge / EDGE_BAND_MM) ** 2, 0.0)
-    half_heel = heel_w / 2.0
-    # Side weights start a third of the way out, so the back of the heel cup stays even.
-    medial = smoothstep(((y - hy) / half_heel - 0.33) / 0.67)
-    lateral = smoothstep(((hy - y) / half_heel - 0.33) / 0.67)
+    rim = np.where(edge < EDGE_BAND_MM, (1.0 - edge / EDGE_BAND_MM) ** 2, 0.0) * give_way
     rear_mid = ramp_down(x, 0.45 * L, 0.60 * L)
     z += rim * rear_mid * (p["medial_edge_raise_mm"] * medial + p["lateral_edge_raise_mm"] * lateral)
     z += p["medial_flange_mm"] * rim * medial * smoothstep((x - 0.20 * L) / (0.08 * L)) \
@@ -139,7 +154,7 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.
     if p["medial_heel_skive_mm"]:
         start = hy + SKIVE_START * half_heel
         z += p["medial_heel_skive_mm"] * smoothstep((y - start) / (half_heel * (1 - SKIVE_START))) \
-            * ramp_down(x, rear_end - 0.12 * L, rear_end)
+            * ramp_down(x, rear_end - 0.12 * L, rear_end) * give_way
 
     if p["met_pad"]:
         px, py = d.met_pad_centre

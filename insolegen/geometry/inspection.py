@@ -13,6 +13,11 @@ Definitions (mm, degrees):
   leave too few vertices, see :func:`seat_plane`);
 - ``rearfoot_tilt_deg``: that plane's slope across the foot, + medial side higher;
 - ``heel_cup_depth_mm``: top of the rim at the back of the heel above that plane;
+- ``rim_medial_mm`` / ``rim_lateral_mm``: highest top point above that plane on the
+  medial / lateral side within 2 mm (or 0.05 heel widths) of the heel centre's station,
+  ``rim_posterior_mm`` the same as ``heel_cup_depth_mm``: the cup's depth all round;
+- ``medial_flange_mm``: highest top point on the medial side between one heel width and
+  the arch apex, above the heel seat's height at the heel centre;
 - ``arch_height_mm``: top surface at the arch apex above the top surface on the
   insole's midline at the same station; ``arch_peak_height_mm``: above the floor;
 - ``min_thickness_mm``: lowest top-surface point above the bottom.
@@ -212,7 +217,13 @@ def measure(vertices: np.ndarray, faces: np.ndarray, side: str = "right",
     rim = top_v[np.argmin(top_v[:, 0])]
     rim_seat = coef[0] + coef[1] * (rim[0] - hx) + coef[2] * (rim[1] - hy)
 
+    above = top_v[:, 2] - (coef[0] + coef[1] * (top_v[:, 0] - hx) + coef[2] * (top_v[:, 1] - hy))
+    station = np.abs(top_v[:, 0] - hx) <= max(2.0, 0.05 * heel_width_mm)
     ax, ay = landmarks["arch_apex"]
+    flange = (top_v[:, 0] >= heel_width_mm) & (top_v[:, 0] <= ax) & (top_v[:, 1] > hy)
+    rims = {"rim_medial_mm": float(above[station & (top_v[:, 1] > hy)].max()),
+            "rim_lateral_mm": float(above[station & (top_v[:, 1] < hy)].max()),
+            "medial_flange_mm": float(top_v[flange, 2].max() - coef[0]) if flange.any() else 0.0}
     edge = np.sqrt(sum((v[top_faces[:, 1], i] - v[top_faces[:, 0], i]) ** 2 for i in range(3)))
     lo, hi = _extent_y(v, ax, max(1.0, 0.75 * float(np.median(edge))))
     apex_z, mid_z = heights_at(v, top_faces, np.array([[ax, ay], [ax, (lo + hi) / 2]]))
@@ -228,6 +239,8 @@ def measure(vertices: np.ndarray, faces: np.ndarray, side: str = "right",
         "height_mm": round(float(v[:, 2].max() - z_min), 3),
         "heel_seat_height_mm": round(float(coef[0] - z_min), 3),
         "heel_cup_depth_mm": round(float(rim[2] - rim_seat), 3),
+        "rim_posterior_mm": round(float(rim[2] - rim_seat), 3),
+        **{k: round(v, 3) for k, v in rims.items()},
         "rearfoot_tilt_deg": round(float(np.degrees(np.arctan(coef[2]))), 3),
         "arch_height_mm": round(float(apex_z - mid_z), 3),
         "arch_peak_height_mm": round(float(apex_z - z_min), 3),

@@ -169,6 +169,10 @@ def summary_lines(design, measured: dict) -> list[str]:
             f"arch {measured['arch_height_mm']:.1f} mm",
             f"rearfoot post {fmt(measured['rearfoot_tilt_deg'], sign=True)} deg",
             f"forefoot post {p['forefoot_post_deg']:+g} deg",
+            f"rim medial {measured['rim_medial_mm']:.1f} / lateral "
+            f"{measured['rim_lateral_mm']:.1f} / back {measured['rim_posterior_mm']:.1f} mm",
+            f"medial flange {measured['medial_flange_mm']:.1f} mm, part "
+            f"{measured['height_mm']:.1f} mm tall",
             f"heel seat {measured['heel_seat_height_mm']:.1f} mm thick",
             f"thinnest {measured['min_thickness_mm']:.1f} mm",
             f"met pad {'%g mm' % p['met_pad_height_mm'] if p['met_pad'] else 'none'}",

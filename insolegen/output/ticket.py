@@ -112,6 +112,11 @@ def pdf(order, design, measured: dict[str, dict], mat: Material, preview_png: by
                ["solid (100 % infill)", "volume", "mass", "triangles"], size=7.0)
         fig.text(0.53, 0.405, f"{mat.name.upper()}: {mat.process}; {mat.density_g_cm3:g} g/cm3, "
                  f"walls >= {mat.min_wall_mm:g} mm", fontsize=6.5, va="top")
+        m = next(iter(measured.values()))
+        fig.text(0.53, 0.39, f"Rims above the heel seat: medial {m['rim_medial_mm']:.1f}, lateral "
+                 f"{m['rim_lateral_mm']:.1f}, back {m['rim_posterior_mm']:.1f} mm; medial flange "
+                 f"{m['medial_flange_mm']:.1f} mm; part {m['height_mm']:.1f} mm tall",
+                 fontsize=6.5, va="top")
 
         y = 0.375
         fig.text(0.05, y, "Print orientation", fontsize=10, fontweight="bold", va="top")

@@ -147,7 +147,7 @@ COVER_MATERIALS = ("eva", "foam", "tpu", "pu")
 # The foot profile and base values are written for (ANSUR II median-like adult: heel width
 # 0.269 of foot length, insolegen.foot.measurements); they scale from it (design.scaling).
 REFERENCE_FOOT_MM = 265.0
-REFERENCE_HEEL_WIDTH_MM = 71.3
+REFERENCE_HEEL_WIDTH_MM = 71.285  # 0.269 x 265
 
 
 def _c(name, low, high, default, doc, kind=float, choices=()) -> Param:

@@ -16,7 +16,7 @@ from pathlib import Path
 from insolegen.core.errors import InputError, ProfileError, shown
 from insolegen.prescription.bases import DEFAULT_BASE, apply_base, load_base
 from insolegen.prescription.parameters import INSOLE_LENGTHS, PARAMS, lookup
-from insolegen.prescription.tomlfile import folders, read_toml
+from insolegen.prescription.tomlfile import MAX_PROFILE_BYTES, folders, read_toml  # noqa: F401
 
 ALIASES = {
     "pes_planus": "flat_feet", "fallen_arches": "flat_feet", "flat_foot": "flat_feet",

@@ -20,7 +20,7 @@ from ._util import assert_clean_error, listing, run_cli
 pytestmark = pytest.mark.timeout(60)
 
 FLAGS = {"foot_length_mm": "--foot-length", "ball_width_mm": "--ball-width",
-         "heel_width_mm": "--heel-width", "arch_height_mm": "--arch-height"}
+         "heel_width_mm": "--heel-width", "arch_height_mm": "--navicular-height"}
 
 # For each field and each end of its range: other measurements that keep every
 # ratio in range, so that the bound itself is what is tested.
