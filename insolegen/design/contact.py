@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from insolegen.core.errors import InputError
 from insolegen.geometry.inspection import SEAT_RADIUS
+from insolegen.geometry.penetration import registration
 
 RIM_MM = 6.0  # how high the insole follows the foot's sides outside heel cup and arch
 
@@ -94,3 +96,91 @@ def arch_support(target_mm: float, fill_mm: float, tolerance_mm: float) -> float
     may press into the arch by at most ``arch_tolerance_mm``.
     """
     return float(min(max(target_mm - fill_mm, 0.0), tolerance_mm))
+
+
+SOFT_MM = 1.0  # the clip to the foot rounds over this much below the allowance
+
+
+def smooth_min(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
+    """Polynomial smooth minimum (mm): never above ``min(a, b)``, equal to it where ``a`` and
+    ``b`` differ by ``k`` or more, C1 across; ``k`` 0 is the plain minimum."""
+    if k <= 0:
+        return np.minimum(a, b)
+    h = np.clip(1.0 - np.abs(a - b) / k, 0.0, None)
+    return np.minimum(a, b) - h * h * k / 4.0
+
+
+def foot_registration(d) -> tuple[float, float]:
+    """How the scanned foot rests on design ``d``'s top at the heel seat: ``(lift, slope
+    across y)`` (:func:`insolegen.geometry.penetration.registration`, on a 0.5 mm grid)."""
+    hx, hy = d.foot.landmarks["heel_centre"]
+    r = SEAT_RADIUS * d.foot.heel_width_mm
+    g = np.arange(-r, r + 0.25, 0.5)
+    gx, gy = (a.ravel() for a in np.meshgrid(g, g))
+    xy = np.column_stack([hx + gx, hy + gy])[gx * gx + gy * gy <= r * r]
+    top = np.column_stack([xy, d.top(xy, fitted=False)])
+    return registration(top, plantar_at(d.foot, xy), (hx, hy), d.foot.heel_width_mm,
+                        d.seat_exclusions)
+
+
+def foot_limit(d, xy: np.ndarray) -> np.ndarray:
+    """The highest the top may be at (n, 2) plan points (mm): the scanned sole as it rests on
+    the top (:attr:`InsoleDesign.foot_registration`) plus ``heel_compression_mm``."""
+    lift, slope = d.foot_registration
+    return (sole_below(d.foot, xy, d.resolution_mm) + lift
+            + slope * (xy[:, 1] - d.foot.landmarks["heel_centre"][1])
+            + d.params["heel_compression_mm"])
+
+
+def sole_below(foot, xy: np.ndarray, radius_mm: float) -> np.ndarray:
+    """The lowest the sole comes (mm) within ``radius_mm`` of each (n, 2) point (the point and
+    8 round it): a top held below it at its vertices stays below it over its faces too,
+    however the sole curves between them."""
+    angles = np.linspace(0.0, 2.0 * np.pi, 8, endpoint=False)
+    ring = np.vstack([[0.0, 0.0], radius_mm * np.column_stack([np.cos(angles), np.sin(angles)])])
+    around = (xy[:, None, :] + ring[None, :, :]).reshape(-1, 2)
+    return plantar_at(foot, around).reshape(len(xy), len(ring)).min(axis=1)
+
+
+def fit_to_foot(d, xy: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Top heights ``z`` (mm) at (n, 2) points held within the allowance of the scanned foot,
+    rounded off over :data:`SOFT_MM` (less when the allowance is smaller)."""
+    allowance = d.params["heel_compression_mm"]
+    return smooth_min(z, foot_limit(d, xy), min(SOFT_MM, allowance))
+
+
+CUP_SHORT_MM = 1.0  # a heel cup this much shallower than asked is noted (refused if asked)
+
+
+def check_fit(d, plan_points: np.ndarray) -> tuple[str, ...]:
+    """Refuse a scanned-foot design that cannot be made within the allowance
+    (``InputError``, one line): its minimum thickness alone would press deeper, or the
+    order's own ``heel_cup_depth_mm`` is more than the scanned heel and the allowance
+    give. Returns the notes on what the allowance changed."""
+    limit = foot_limit(d, plan_points)
+    t_min = d.params["min_thickness_mm"]
+    k = int(np.argmin(limit))
+    if limit[k] < t_min - 1e-6:
+        a = d.params["heel_compression_mm"]
+        raise InputError(
+            f"heel_compression_mm = {a:g}: the scanned foot, resting on the heel seat, is "
+            f"{limit[k] - a:.1f} mm above the floor at x = {plan_points[k, 0]:.0f} mm, so "
+            f"min_thickness_mm = {t_min:g} would press {t_min - limit[k] + a:.1f} mm into it; "
+            f"accepted: heel_compression_mm of at least {min(t_min - limit[k] + a, 4.0):.1f} "
+            f"or a smaller min_thickness_mm")
+    a = d.params["heel_compression_mm"]
+    lift, slope = d.foot_registration
+    notes = [f"fit to the scanned foot: it rests on the heel seat (lifted {lift:.1f} mm, tilted "
+             f"{np.degrees(np.arctan(slope)):+.1f} deg across) and the top presses into it by at "
+             f"most heel_compression_mm = {a:g} anywhere: cup, flange, posts, skive, raises, "
+             "pads and arch support are held to the foot plus that"]
+    asked, made = d.params["heel_cup_depth_mm"], d.expected["heel_cup_depth_mm"]
+    if made < asked - CUP_SHORT_MM:
+        if "heel_cup_depth_mm" in d.prescription.overrides:
+            raise InputError(
+                f"heel_cup_depth_mm = {asked:g}: the scanned heel and heel_compression_mm = "
+                f"{a:g} allow a cup of {made:.1f} mm at the back; accepted: at most "
+                f"{made:.1f}, or a larger heel_compression_mm (at most 4)")
+        notes.append(f"heel cup {made:.1f} mm deep at the back (the profile's {asked:g} mm): "
+                     f"as high as the scanned heel rises within the outline, plus {a:g} mm")
+    return tuple(notes)

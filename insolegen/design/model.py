@@ -6,6 +6,7 @@ beside every output and is enough to rebuild the mesh.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from shapely.geometry import Polygon
 
 from insolegen import __version__
 from insolegen.core.errors import InputError
-from insolegen.design.contact import arch_support
+from insolegen.design.contact import arch_support, check_fit, foot_registration
 from insolegen.foot.model import Foot, foot_from_json
 from insolegen.geometry.inspection import seat_plane
 from insolegen.design.plan import triangulate_plan
@@ -115,9 +116,15 @@ class InsoleDesign:
         return (self.params["heel_recess_position_frac"] * self.foot_length_mm,
                 self.landmarks["heel_centre"][1] + self.params["heel_recess_medial_offset_mm"])
 
-    def top(self, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
+    def top(self, xy: np.ndarray, with_recesses: bool = True, fitted: bool = True
+            ) -> np.ndarray:
         """Top surface height (mm) at (n, 2) points."""
-        return top_height(self, self.plan, np.asarray(xy, dtype=float), with_recesses)
+        return top_height(self, self.plan, np.asarray(xy, dtype=float), with_recesses, fitted)
+
+    @functools.cached_property
+    def foot_registration(self) -> tuple[float, float]:
+        """A scanned foot resting on the top at the heel seat (:mod:`insolegen.design.contact`)."""
+        return foot_registration(self)
 
     def centreline_point(self, x: float) -> tuple[float, float]:
         """The insole's midline at station ``x`` (mm)."""
@@ -279,5 +286,12 @@ def design_insole(foot: Foot, prescription: Prescription,
             support = capped
     else:
         notes.append("arch height not measured: arch support not checked against the foot")
-    return InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
-                        resolution_mm, support, tuple(notes))
+    design = InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
+                          resolution_mm, support, tuple(notes))
+    if foot.plantar is not None:  # held to the scanned foot (insolegen.design.contact)
+        fitted = check_fit(design, triangulate_plan(outline, resolution_mm).points)
+        cached = {k: design.__dict__[k] for k in ("plan", "expected", "foot_registration")
+                  if k in design.__dict__}  # worked out already, and not from the notes
+        design = dataclasses.replace(design, notes=design.notes + fitted)
+        design.__dict__.update(cached)
+    return design

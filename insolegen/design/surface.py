@@ -14,7 +14,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from shapely.geometry import Polygon
 
-from insolegen.design.contact import contact_height
+from insolegen.design.contact import contact_height, fit_to_foot
 from insolegen.geometry.inspection import SEAT_RADIUS
 from insolegen.foot.outline import resample_ring, width_profile
 
@@ -80,12 +80,14 @@ def _post(angle_deg: float, y: np.ndarray, lat: np.ndarray | float,
     return slope * np.maximum(across, 0.0)
 
 
-def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
+def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True,
+               fitted: bool = True) -> np.ndarray:
     """Top surface height z_top (mm) at (n, 2) plan points for design ``d``.
 
     ``d`` is an :class:`insolegen.design.model.InsoleDesign`; ``with_recesses``
     False leaves out the heel recess and the metatarsal reliefs (used to
-    state the heel seat the recess is cut into).
+    state the heel seat the recess is cut into); ``fitted`` False leaves the top of a
+    scanned foot unclipped by the foot (used to register the foot on it).
     """
     p = d.params
     x, y = xy[:, 0], xy[:, 1]
@@ -159,6 +161,8 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.
         if p["met5_base_relief_mm"]:
             z -= p["met5_base_relief_mm"] * dish(x, y, marks["met5_base"], 0.03 * L)
 
+    if fitted and d.foot.plantar is not None:  # within the allowance of the scanned foot
+        z = fit_to_foot(d, xy, z)
     t_min = p["min_thickness_mm"]
     end = d.insole_length_mm
     feather = min(30.0, 0.12 * end) if p["insole_length"] == "full" else 12.0

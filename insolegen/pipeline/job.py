@@ -28,6 +28,7 @@ from insolegen.pipeline.order import Order
 from insolegen.output.making import (extra_files, file_kind, making_report, sha256, solids_for,
                                stl_file)
 from insolegen.check.compare import compare
+from insolegen.check.foot_fit import foot_fit
 from insolegen.check.printability import check_mesh, material
 from insolegen.prescription.profiles import prescribe
 from insolegen.core.tolerances import TOL
@@ -78,6 +79,18 @@ def _self_check(side: str, measured: dict, checks: dict) -> None:
     if bad:
         raise InsolegenError(f"internal error: the {side} insole as written does not measure "
                              f"as designed: {bad}")
+
+
+def _fit(side: str, vertices: np.ndarray, faces: np.ndarray, design: InsoleDesign) -> dict:
+    """The written insole against the scanned foot (output frame), refused past the allowance."""
+    fit = foot_fit(vertices, faces, side, design)
+    fit["at_mm"][1] = -fit["at_mm"][1] if side == "left" else fit["at_mm"][1]
+    allowance = design.params["heel_compression_mm"]
+    if fit["largest_mm"] > allowance + TOL.foot_fit_mm:
+        raise InsolegenError(f"internal error: the {side} insole as written cuts "
+                             f"{fit['largest_mm']:g} mm into the scanned foot at {fit['at_mm']} "
+                             f"mm, more than heel_compression_mm = {allowance:g}")
+    return fit
 
 
 def generate(order: Order, out_dir: Path, force: bool = False, foot: Foot | None = None
@@ -177,6 +190,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     measured: dict[str, dict] = {}
     checks: dict[str, dict] = {}
     printable: dict[str, dict] = {}
+    fit: dict[str, dict] = {}
     for side in sorted(solids, key=lambda s: s != "right"):  # right first: left mirrors it
         solid = solids[side]
         name = f"{order.order_id}_{side}.stl"
@@ -192,6 +206,9 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
             # an exact mirror measures and checks exactly as the right one did
             measured[side], checks[side], printable[side] = copy.deepcopy(
                 (measured["right"], checks["right"], printable["right"]))
+            if "right" in fit:
+                fit[side] = {**fit["right"], "at_mm": [fit["right"]["at_mm"][0],
+                                                       -fit["right"]["at_mm"][1]]}
             continue
         vertices, faces = _as_read(vectors[side], solid)
         edges = edge_counts(faces, len(vertices))
@@ -199,6 +216,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
                                  design.seat_exclusions, edges)
         checks[side] = compare(measured[side], design.expected, design.resolution_mm)
         _self_check(side, measured[side], checks[side])
+        if design.foot.plantar is not None:
+            fit[side] = _fit(side, vertices, faces, design)
         printable[side] = check_mesh(vertices, faces, material(order.material), thorough=False,
                                      edges=edges)
         if not printable[side]["printable"]:
@@ -211,6 +230,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     report = {"insolegen_version": __version__, "order": order.to_json(), "files": names,
               "design": design.to_json(), "measured": measured, "checks": checks,
               "making": making_report(order, measured, printable, engravings, hashes)}
+    if fit:
+        report["foot_fit"] = fit
     files[f"{order.order_id}.json"] = json_text(report).encode("utf-8")
     hashes[f"{order.order_id}.json"] = sha256(files[f"{order.order_id}.json"])
     t4 = time.perf_counter()
