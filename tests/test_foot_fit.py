@@ -130,3 +130,76 @@ def test_every_condition_stays_within_the_allowance(scans, tmp_path, scan):
         assert stated["largest_mm"] >= depth - MEASURE_TOL_MM, (condition, stated, depth)
         worst.append((round(depth, 2), condition))
     print(scan, sorted(worst)[-1])
+
+
+def top_by_plan_point(stl) -> dict[tuple[float, float], float]:
+    """Highest z of the written mesh at each plan vertex (x, y rounded to 0.01 mm)."""
+    mesh = trimesh.load(str(stl), process=True)
+    out: dict[tuple[float, float], float] = {}
+    for x, y, z in mesh.vertices:
+        key = (round(x, 2), round(y, 2))
+        out[key] = max(z, out.get(key, -np.inf))
+    return out
+
+
+@pytest.mark.parametrize("scan", ["dupontgu_right_m.stl", "mirrored"])
+def test_met_pad_peaks_behind_the_scanned_second_metatarsal_head(scans, tmp_path, scan):
+    """The pad is the difference between the written tops with and without it (the same
+    plan triangulation); its peak 5-10 mm proximal to the scan's 2nd metatarsal head."""
+    path, foot = scans[scan]
+    tops = {}
+    for pad in ("true", "false"):
+        order = order_from_mapping({"order_id": f"pad_{pad}", "scan": path, "side": foot.side,
+                                    "conditions": "high_arches", "set.met_pad": pad,
+                                    "resolution_mm": 2.0})
+        generate(order, tmp_path, foot=foot)
+        tops[pad] = top_by_plan_point(tmp_path / f"pad_{pad}_{foot.side}.stl")
+    common = sorted(set(tops["true"]) & set(tops["false"]))
+    rise = np.array([tops["true"][k] - tops["false"][k] for k in common])
+    xy = np.array(common)
+    top = rise >= rise.max() - 0.02
+    peak_x = float(xy[top, 0].mean())
+    report = json.loads((tmp_path / "pad_true.json").read_text())
+    mth2_x = report["design"]["foot"]["scan"]["landmarks"]["mth2"][0]
+    assert 1.5 <= rise.max() <= 2.0 + 0.05  # capped at heel_compression_mm
+    assert 5.0 <= mth2_x - peak_x <= 10.0, (mth2_x, peak_x)
+    y2, y3 = (report["design"]["foot"]["scan"]["landmarks"][k][1] for k in ("mth2", "mth3"))
+    assert min(y2, y3) - 3.0 <= float(xy[top, 1].mean()) <= max(y2, y3) + 3.0
+
+
+def test_a_cup_the_scanned_heel_cannot_give_is_refused_in_one_line(tmp_path):
+    """An order asking for a deeper cup than the scanned heel plus the allowance gives:
+    exit 2, one line naming the field, nothing written."""
+    out = tmp_path / "out"
+    done = run_cli("generate", "--scan", str(SCANS / "dupontgu_right_m.stl"), "--side", "right",
+                   "--condition", "flat_feet", "--set", "heel_cup_depth_mm=24",
+                   "--resolution-mm", "3", "--out", str(out))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "heel_cup_depth_mm = 24" in done.stderr and "heel_compression_mm" in done.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("value", ["-1", "4.5", "lots"])
+def test_heel_compression_out_of_range_is_refused(tmp_path, value):
+    out = tmp_path / "out"
+    done = run_cli("generate", "--scan", str(SCANS / "dupontgu_right_m.stl"), "--side", "right",
+                   "--condition", "neutral", "--set", f"heel_compression_mm={value}",
+                   "--out", str(out))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "heel_compression_mm" in done.stderr and "0 to 4" in done.stderr
+    assert not out.exists()
+
+
+def test_a_larger_allowance_gives_a_deeper_cup_and_keeps_to_it(scans, tmp_path):
+    path, foot = scans["dupontgu_right_m.stl"]
+    cups = {}
+    for allowance in (2, 4):
+        order = order_from_mapping({"order_id": f"a{allowance}", "scan": path, "side": "right",
+                                    "conditions": "flat_feet", "resolution_mm": RESOLUTION_MM,
+                                    "set": {"heel_compression_mm": allowance}})
+        cups[allowance] = generate(order, tmp_path, foot=foot).measured["right"][
+            "heel_cup_depth_mm"]
+        report = json.loads((tmp_path / f"a{allowance}.json").read_text())
+        depth, where = penetration(tmp_path / f"a{allowance}_right.stl", path, report)
+        assert allowance - 1.0 <= depth <= allowance + MEASURE_TOL_MM, where
+    assert cups[4] >= cups[2] + 1.5, cups

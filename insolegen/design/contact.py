@@ -33,6 +33,14 @@ from insolegen.geometry.inspection import SEAT_RADIUS
 from insolegen.geometry.penetration import registration
 
 RIM_MM = 6.0  # how high the insole follows the foot's sides outside heel cup and arch
+TRIM_SOFT_MM = 2.0  # the trim rounds over this much: a shoulder, not a flat-topped step
+ROLL_MM = 5.0        # outside the heel the border rolls down over this width...
+ROLL_DROP = 0.5      # ...to this fraction of its rise above the printed stack
+# Met pad peak proximal to the 2nd-3rd metatarsal heads (mm). Pads relieve the heads
+# when placed proximal to them, not under them (Hsi WL, Kang JH, Lee XX. Am J Phys Med
+# Rehabil 2005;84(7):514-520); 7 mm, the middle of the 5-10 mm practice range, is a lab
+# convention.
+MET_PAD_OFFSET_MM = 7.0
 
 
 def plantar_at(foot, xy: np.ndarray) -> np.ndarray:
@@ -84,7 +92,7 @@ def contact_height(d, xy: np.ndarray, cup_wall: np.ndarray, arch_shape: np.ndarr
     seat = centre + heel_zone * (plane - centre)
     trim = np.maximum(np.maximum(d.params["heel_cup_depth_mm"] * heel_zone, fill * arch_shape),
                       RIM_MM)
-    follow = np.minimum(plantar_at(d.foot, xy), seat + trim)
+    follow = smooth_min(plantar_at(d.foot, xy), seat + trim, TRIM_SOFT_MM)
     return np.maximum(follow, seat + cup_wall)
 
 
@@ -142,10 +150,19 @@ def sole_below(foot, xy: np.ndarray, radius_mm: float) -> np.ndarray:
     return plantar_at(foot, around).reshape(len(xy), len(ring)).min(axis=1)
 
 
-def fit_to_foot(d, xy: np.ndarray, z: np.ndarray) -> np.ndarray:
+def fit_to_foot(d, xy: np.ndarray, z: np.ndarray, edge_mm: np.ndarray,
+                heel_zone: np.ndarray) -> np.ndarray:
     """Top heights ``z`` (mm) at (n, 2) points held within the allowance of the scanned foot,
-    rounded off over :data:`SOFT_MM` (less when the allowance is smaller)."""
-    allowance = d.params["heel_compression_mm"]
+    rounded off over :data:`SOFT_MM` (less when the allowance is smaller); outside the
+    heel (``heel_zone`` 1 in it, 0 ahead) the border rolls down over :data:`ROLL_MM`
+    (``edge_mm`` the distance to it) to :data:`ROLL_DROP` of its rise, a rounded edge
+    rather than a wall as tall as the foot's side."""
+    p = d.params
+    stack = p["base_thickness_mm"] + p["top_cover_thickness_mm"]
+    t = np.clip(1.0 - edge_mm / ROLL_MM, 0.0, 1.0)
+    roll = 1.0 - ROLL_DROP * t * t * (1.0 - heel_zone)
+    z = np.where(z > stack, stack + (z - stack) * roll, z)
+    allowance = p["heel_compression_mm"]
     return smooth_min(z, foot_limit(d, xy), min(SOFT_MM, allowance))
 
 
@@ -184,3 +201,24 @@ def check_fit(d, plan_points: np.ndarray) -> tuple[str, ...]:
         notes.append(f"heel cup {made:.1f} mm deep at the back (the profile's {asked:g} mm): "
                      f"as high as the scanned heel rises within the outline, plus {a:g} mm")
     return tuple(notes)
+
+
+def met_pad_at(foot, offset_mm: float = MET_PAD_OFFSET_MM) -> tuple[float, float]:
+    """Met pad peak (mm) on a scanned foot: ``offset_mm`` proximal to the 2nd metatarsal
+    head, midway across between the 2nd and 3rd heads (the scan's landmarks)."""
+    (x2, y2), (_, y3) = foot.landmarks["mth2"], foot.landmarks["mth3"]
+    return float(x2 - offset_mm), float((y2 + y3) / 2)
+
+
+def scan_caps(p: dict) -> list[str]:
+    """Parameters a scanned foot caps, changed in ``p`` (the applied parameters); the notes
+    saying so. A met pad rises at most ``heel_compression_mm`` over the scanned sole, so it
+    keeps its teardrop and its peak (the clip to the foot would flatten a taller one)."""
+    notes = []
+    a = p["heel_compression_mm"]
+    if p["met_pad"] and p["met_pad_height_mm"] > a:
+        notes.append(f"met_pad_height_mm reduced from {p['met_pad_height_mm']:g} to {a:g} mm: "
+                     f"on a scan the top follows the sole and may press into it by at most "
+                     f"heel_compression_mm = {a:g}")
+        p["met_pad_height_mm"] = a
+    return notes

@@ -15,7 +15,8 @@ from shapely.geometry import Polygon
 
 from insolegen import __version__
 from insolegen.core.errors import InputError
-from insolegen.design.contact import arch_support, check_fit, foot_registration
+from insolegen.design.contact import (arch_support, check_fit, foot_registration, met_pad_at,
+                                      scan_caps)
 from insolegen.foot.model import Foot, foot_from_json
 from insolegen.geometry.inspection import seat_plane
 from insolegen.design.plan import triangulate_plan
@@ -106,6 +107,8 @@ class InsoleDesign:
 
     @property
     def met_pad_centre(self) -> tuple[float, float]:
+        if self.foot.plantar is not None:  # a scan's own metatarsal heads
+            return met_pad_at(self.foot)
         x = self.params["met_pad_position_frac"] * self.foot_length_mm
         lat, med = self.plan.borders(np.array([x]))
         centre, half = (lat[0] + med[0]) / 2, (med[0] - lat[0]) / 2
@@ -253,6 +256,8 @@ def design_insole(foot: Foot, prescription: Prescription,
     outline = insole_outline(foot.outline, foot.foot_length_mm, p["insole_length"],
                              p["toe_allowance_mm"])
     notes: list[str] = []
+    if foot.plantar is not None:
+        notes += scan_caps(p)
     widest = round(RECESS_MAX_FRACTION * foot.heel_width_mm, 2)
     if p["heel_spur_relief"] and p["heel_recess_diameter_mm"] > widest:
         notes.append(f"heel_recess_diameter_mm reduced from {p['heel_recess_diameter_mm']:g} "

@@ -162,7 +162,9 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True,
             z -= p["met5_base_relief_mm"] * dish(x, y, marks["met5_base"], 0.03 * L)
 
     if fitted and d.foot.plantar is not None:  # within the allowance of the scanned foot
-        z = fit_to_foot(d, xy, z)
+        border = np.full(len(x), np.inf)
+        border[~near_rear] = plan.edge_distance(xy[~near_rear], EDGE_BAND_MM)
+        z = fit_to_foot(d, xy, z, np.minimum(edge, border), heel_zone)
     t_min = p["min_thickness_mm"]
     end = d.insole_length_mm
     feather = min(30.0, 0.12 * end) if p["insole_length"] == "full" else 12.0
