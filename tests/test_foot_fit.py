@@ -21,11 +21,13 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from conftest import run_cli
+from insolegen.core.errors import InputError
 from insolegen.pipeline.job import generate
 from insolegen.pipeline.order import order_from_mapping
 from insolegen.scan.read import foot_from_scan
 from scanutil import SAMPLES, SCANS, MM_PER, mirrored, sample_mesh, transformed, write
 
+BASES = ("casual", "sport", "dress", "work", "functional_shell", "kids", "diabetic")
 CONDITIONS = ("neutral", "flat_feet", "high_arches", "plantar_fasciitis", "overpronation",
               "supination")
 RESOLUTION_MM = 3.0  # coarse: the fit holds at any resolution, and the matrix stays fast
@@ -100,6 +102,9 @@ def variants(tmp_path_factory) -> dict[str, str]:
     out["inches"] = str(write(inches, folder / "inches.stl"))
     out["mirrored"] = str(write(mirrored(sample_mesh("makehuman_left_mm_yup.obj")),
                                 folder / "mirrored.stl"))
+    child = sample_mesh("makehuman_left_mm_yup.obj")
+    child.apply_scale(0.8)  # a 195 mm foot: the kids base's range
+    out["child"] = str(write(child, folder / "child.stl"))
     return out
 
 
@@ -112,13 +117,29 @@ def scans(tmp_path_factory):
 @pytest.mark.parametrize("scan", ["dupontgu_right_m.stl", "dupontgu_left_m.stl",
                                   "makehuman_left_mm_yup.obj", "moved", "inches", "mirrored"])
 def test_every_condition_stays_within_the_allowance(scans, tmp_path, scan):
+    within_allowance(scans, tmp_path, scan, "casual")
+
+
+@pytest.mark.parametrize("scan,base", [("dupontgu_right_m.stl", b) for b in BASES
+                                       if b not in ("casual", "kids")] + [("child", "kids")])
+def test_every_base_stays_within_the_allowance(scans, tmp_path, scan, base):
+    within_allowance(scans, tmp_path, scan, base)
+
+
+def within_allowance(scans, tmp_path, scan: str, base: str) -> None:
+    """Every condition on ``base`` for ``scan``: the written top within the allowance, or
+    the pair refused as contradictory (a base and condition that cannot go together)."""
     path, foot = scans[scan]
     worst = []
     for condition in CONDITIONS:
-        order = order_from_mapping({"order_id": condition, "scan": path,
-                                    "conditions": condition, "side": foot.side,
-                                    "resolution_mm": RESOLUTION_MM})
-        generate(order, tmp_path, foot=foot)
+        try:
+            order = order_from_mapping({"order_id": condition, "scan": path, "base": base,
+                                        "conditions": condition, "side": foot.side,
+                                        "resolution_mm": RESOLUTION_MM})
+            generate(order, tmp_path, foot=foot)
+        except InputError as exc:
+            assert "contradictory" in str(exc) or "no posting" in str(exc), str(exc)
+            continue
         report = json.loads((tmp_path / f"{condition}.json").read_text())
         depth, where = penetration(tmp_path / f"{condition}_{foot.side}.stl", path, report)
         allowance = report["design"]["params"]["heel_compression_mm"]
@@ -129,7 +150,8 @@ def test_every_condition_stays_within_the_allowance(scans, tmp_path, scan):
         # the report measures against the height map, which sits at or below the file
         assert stated["largest_mm"] >= depth - MEASURE_TOL_MM, (condition, stated, depth)
         worst.append((round(depth, 2), condition))
-    print(scan, sorted(worst)[-1])
+    assert worst, "every condition refused"
+    print(scan, base, sorted(worst)[-1])
 
 
 def top_by_plan_point(stl) -> dict[tuple[float, float], float]:

@@ -36,11 +36,6 @@ RIM_MM = 6.0  # how high the insole follows the foot's sides outside heel cup an
 TRIM_SOFT_MM = 2.0  # the trim rounds over this much: a shoulder, not a flat-topped step
 ROLL_MM = 5.0        # outside the heel the border rolls down over this width...
 ROLL_DROP = 0.5      # ...to this fraction of its rise above the printed stack
-# Met pad peak proximal to the 2nd-3rd metatarsal heads (mm). Pads relieve the heads
-# when placed proximal to them, not under them (Hsi WL, Kang JH, Lee XX. Am J Phys Med
-# Rehabil 2005;84(7):514-520); 7 mm, the middle of the 5-10 mm practice range, is a lab
-# convention.
-MET_PAD_OFFSET_MM = 7.0
 
 
 def plantar_at(foot, xy: np.ndarray) -> np.ndarray:
@@ -201,13 +196,6 @@ def check_fit(d, plan_points: np.ndarray) -> tuple[str, ...]:
         notes.append(f"heel cup {made:.1f} mm deep at the back (the profile's {asked:g} mm): "
                      f"as high as the scanned heel rises within the outline, plus {a:g} mm")
     return tuple(notes)
-
-
-def met_pad_at(foot, offset_mm: float = MET_PAD_OFFSET_MM) -> tuple[float, float]:
-    """Met pad peak (mm) on a scanned foot: ``offset_mm`` proximal to the 2nd metatarsal
-    head, midway across between the 2nd and 3rd heads (the scan's landmarks)."""
-    (x2, y2), (_, y3) = foot.landmarks["mth2"], foot.landmarks["mth3"]
-    return float(x2 - offset_mm), float((y2 + y3) / 2)
 
 
 def scan_caps(p: dict) -> list[str]:

@@ -66,8 +66,8 @@ def sides_for(order: Order, foot: Foot) -> tuple[str, ...]:
 
 def design_for(order: Order) -> InsoleDesign:
     """Resolve the order into a design (no files)."""
-    return design_insole(foot_for(order), prescribe(order.conditions, order.overrides),
-                         order.resolution_mm)
+    return design_insole(foot_for(order), prescribe(order.conditions, order.overrides,
+                                                    order.base), order.resolution_mm)
 
 
 def _self_check(side: str, measured: dict, checks: dict) -> None:
@@ -178,7 +178,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     """
     t0 = time.perf_counter()
     design = design_for(order) if foot is None else design_insole(
-        foot, prescribe(order.conditions, order.overrides), order.resolution_mm)
+        foot, prescribe(order.conditions, order.overrides, order.base), order.resolution_mm)
     t1 = time.perf_counter()
     solids, engravings = solids_for(order, design, sides_for(order, design.foot))
     t2 = time.perf_counter()
