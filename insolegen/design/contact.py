@@ -11,17 +11,35 @@ at the heel centre as the heel cup fades out, so that the cup's depth measures
 as the profile says):
 
 - in the heel (fading out as the parametric heel cup does): the profile's
-  ``heel_cup_depth_mm``, so the cup hugs the heel and its rim stands that
-  high above the seat; the parametric cup wall stays as a floor, so the rim
-  reaches the depth even where the scan's heel is low;
+  ``heel_cup_depth_mm``, so the cup hugs the heel; the parametric cup wall
+  stays as a floor where the scanned heel is low;
 - under the medial arch (the arch support's footprint): the sole's own
   height at the arch apex, so the arch is filled to the apex and no higher;
-- everywhere else: :data:`RIM_MM`, a low lip at the lateral midfoot and the
-  forefoot.
+- everywhere else: :data:`RIM_MM`, following the foot's sides a little.
 
-So ``top = stack + max(min(P, P_seat + trim), P_seat + cup_wall) + corrections``.
-The arch support of the profile is then only what the fill leaves to do
+The trims are smooth minima (:data:`TRIM_SOFT_MM`): rounded shoulders, no
+flat-topped step. So ``top = stack + max(smin(P, P_seat + trim), P_seat + cup_wall)
++ corrections``, the arch support being only what the fill leaves to do
 (:func:`arch_support`).
+
+**Fit to the foot** (:func:`fit_to_foot`, the last step before the toe
+feather): the foot rests on the top at the heel seat (lifted and tilted across
+as :func:`insolegen.geometry.penetration.registration` fits it), and the whole
+top (cup floor, flange, posts, skive, edge raises, met pad, arch support) is
+held below that sole plus ``heel_compression_mm`` by a smooth minimum
+(:data:`SOFT_MM`). The sole it is held to is the lowest within one plan edge
+of each vertex (:func:`sole_below`), so the flat faces between the vertices
+keep to it too. Outside the heel the border rolls down (:data:`ROLL_MM`,
+:data:`ROLL_DROP`): a rounded edge, not a wall as tall as the foot's side.
+:func:`check_fit` refuses what cannot be made so.
+
+Allowance: ``heel_compression_mm`` (default 2 mm) is a lab convention, no
+publication sets a limit for a device; it is a fraction of what standing
+does to the heel: the unloaded heel pad is well over a centimetre thick and
+loses several millimetres under body weight (Prichasuk S. The heel pad in
+plantar heel pain. J Bone Joint Surg Br 1994;76(1):140-142, loaded and
+unloaded thickness on radiographs; Cavanagh PR. Plantar soft tissue thickness
+during ground contact in walking. J Biomech 1999;32(6):623-628).
 """
 
 from __future__ import annotations
