@@ -120,6 +120,9 @@ def arch_support(target_mm: float, fill_mm: float, tolerance_mm: float) -> float
 
 
 SOFT_MM = 1.0  # the clip to the foot rounds over this much below the allowance
+# Kept clear of the allowance (mm): the file is registered on its own vertices, the design
+# on a finer grid, and float32 rounds.
+FIT_MARGIN_MM = 0.1
 
 
 def smooth_min(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
@@ -133,24 +136,41 @@ def smooth_min(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
 
 def foot_registration(d) -> tuple[float, float]:
     """How the scanned foot rests on design ``d``'s top at the heel seat: ``(lift, slope
-    across y)`` (:func:`insolegen.geometry.penetration.registration`, on a 0.5 mm grid)."""
+    across y)`` (:func:`insolegen.geometry.penetration.registration`, on a 0.5 mm grid),
+    fitted to the top held to the foot as a first fit registers it (the file is measured
+    so: where the fit lowers the seat, a rough scan, the foot rests lower)."""
     hx, hy = d.foot.landmarks["heel_centre"]
     r = SEAT_RADIUS * d.foot.heel_width_mm
     g = np.arange(-r, r + 0.25, 0.5)
     gx, gy = (a.ravel() for a in np.meshgrid(g, g))
     xy = np.column_stack([hx + gx, hy + gy])[gx * gx + gy * gy <= r * r]
-    top = np.column_stack([xy, d.top(xy, fitted=False)])
-    return registration(top, plantar_at(d.foot, xy), (hx, hy), d.foot.heel_width_mm,
+    sole = plantar_at(d.foot, xy)
+    top = d.top(xy, fitted=False)
+    rest = registration(np.column_stack([xy, top]), sole, (hx, hy), d.foot.heel_width_mm,
+                        d.seat_exclusions)
+    held = smooth_min(top, _limit(d, xy, rest), _soft(d))
+    return registration(np.column_stack([xy, held]), sole, (hx, hy), d.foot.heel_width_mm,
                         d.seat_exclusions)
 
 
 def foot_limit(d, xy: np.ndarray) -> np.ndarray:
     """The highest the top may be at (n, 2) plan points (mm): the scanned sole as it rests on
-    the top (:attr:`InsoleDesign.foot_registration`) plus ``heel_compression_mm``."""
-    lift, slope = d.foot_registration
+    the top (:attr:`InsoleDesign.foot_registration`) plus ``heel_compression_mm``, less
+    :data:`FIT_MARGIN_MM`."""
+    return _limit(d, xy, d.foot_registration)
+
+
+def _limit(d, xy: np.ndarray, rest: tuple[float, float]) -> np.ndarray:
+    lift, slope = rest
     return (sole_below(d.foot, xy, d.resolution_mm) + lift
             + slope * (xy[:, 1] - d.foot.landmarks["heel_centre"][1])
-            + d.params["heel_compression_mm"])
+            + d.params["heel_compression_mm"] - FIT_MARGIN_MM)
+
+
+def _soft(d) -> float:
+    """How far below the limit the clip starts rounding (mm): the seat, at the limit less
+    the allowance, is never touched."""
+    return min(SOFT_MM, max(d.params["heel_compression_mm"] - FIT_MARGIN_MM, 0.0))
 
 
 def sole_below(foot, xy: np.ndarray, radius_mm: float) -> np.ndarray:
@@ -175,8 +195,7 @@ def fit_to_foot(d, xy: np.ndarray, z: np.ndarray, edge_mm: np.ndarray,
     t = np.clip(1.0 - edge_mm / ROLL_MM, 0.0, 1.0)
     roll = 1.0 - ROLL_DROP * t * t * (1.0 - heel_zone)
     z = np.where(z > stack, stack + (z - stack) * roll, z)
-    allowance = p["heel_compression_mm"]
-    return smooth_min(z, foot_limit(d, xy), min(SOFT_MM, allowance))
+    return smooth_min(z, foot_limit(d, xy), _soft(d))
 
 
 CUP_SHORT_MM = 1.0  # a heel cup this much shallower than asked is noted (refused if asked)
