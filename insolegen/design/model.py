@@ -146,6 +146,11 @@ class InsoleDesign:
         return top_height(self, self.plan, np.asarray(xy, dtype=float), with_recesses, fitted)
 
     @functools.cached_property
+    def plan_mesh(self):
+        """The plan triangulation the mesh is built on (made once)."""
+        return triangulate_plan(self.outline, self.resolution_mm)
+
+    @functools.cached_property
     def foot_registration(self) -> tuple[float, float]:
         """A scanned foot resting on the top at the heel seat (:mod:`insolegen.design.contact`)."""
         return foot_registration(self)
@@ -197,7 +202,7 @@ class InsoleDesign:
         design's surface, by :mod:`insolegen.geometry.inspection`'s definitions applied at the
         vertices the mesh will have. A total-contact seat follows the heel's curve, so
         these are what the profile's flat-seat numbers become on this foot."""
-        plan = triangulate_plan(self.outline, self.resolution_mm)
+        plan = self.plan_mesh
         top = np.column_stack([plan.points, self.top(plan.points)])
         hx, hy = self.landmarks["heel_centre"]
         coef = seat_plane(top, (hx, hy), self.heel_width_mm, self.seat_exclusions)
@@ -346,8 +351,9 @@ def design_insole(foot: Foot, prescription: Prescription,
     design = InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
                           resolution_mm, support, tuple(notes))
     if foot.plantar is not None:  # held to the scanned foot (insolegen.design.contact)
-        fitted = check_fit(design, triangulate_plan(outline, resolution_mm).points)
-        cached = {k: design.__dict__[k] for k in ("plan", "expected", "foot_registration")
+        fitted = check_fit(design, design.plan_mesh.points)
+        cached = {k: design.__dict__[k] for k in ("plan", "plan_mesh", "expected",
+                                                  "foot_registration")
                   if k in design.__dict__}  # worked out already, and not from the notes
         design = dataclasses.replace(design, notes=design.notes + fitted)
         design.__dict__.update(cached)

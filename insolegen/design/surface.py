@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from shapely.geometry import Polygon
 
-from insolegen.design.contact import contact_height, fit_to_foot
+from insolegen.design.contact import ROLL_MM, contact_height, fit_to_foot
 from insolegen.geometry.inspection import SEAT_RADIUS
 from insolegen.geometry.nearest import nearest_within
 from insolegen.foot.outline import resample_ring, width_profile
@@ -163,8 +163,10 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True,
 
     if fitted and d.foot.plantar is not None:  # within the allowance of the scanned foot
         border = np.full(len(x), np.inf)
-        if not near_rear.all():
-            border[~near_rear] = plan.edge_distance(xy[~near_rear], EDGE_BAND_MM)
+        roll = ~near_rear & ((np.abs(plan.across(x, y)) > 1.0 - 2.0 * (ROLL_MM + 1.0)
+                              / np.maximum(med - lat, 1.0)) | (x > plan.length_mm - ROLL_MM - 1.0))
+        if roll.any():  # only points near the border can be within the roll
+            border[roll] = plan.edge_distance(xy[roll], ROLL_MM)
         z = fit_to_foot(d, xy, z, np.minimum(edge, border), heel_zone)
     t_min = p["min_thickness_mm"]
     end = d.insole_length_mm
