@@ -29,7 +29,7 @@ top (cup floor, flange, posts, skive, edge raises, met pad, arch support) is
 held below that sole plus ``heel_compression_mm`` by a smooth minimum
 (:data:`SOFT_MM`). The sole it is held to is the lowest within one plan edge
 of each vertex (:func:`sole_below`), so the flat faces between the vertices
-keep to it too. Outside the heel the border rolls down (:data:`ROLL_MM`,
+keep to it too. Ahead of the heel cup the border rolls down (:data:`ROLL_MM`,
 :data:`ROLL_DROP`): a rounded edge, not a wall as tall as the foot's side.
 :func:`check_fit` refuses what cannot be made so.
 
@@ -52,7 +52,7 @@ from insolegen.geometry.penetration import registration
 
 RIM_MM = 6.0  # how high the insole follows the foot's sides outside heel cup and arch
 TRIM_SOFT_MM = 2.0  # the trim rounds over this much: a shoulder, not a flat-topped step
-ROLL_MM = 5.0        # outside the heel the border rolls down over this width...
+ROLL_MM = 5.0        # ahead of the heel cup the border rolls down over this width...
 ROLL_DROP = 0.5      # ...to this fraction of its rise above the printed stack
 
 
@@ -186,8 +186,9 @@ def sole_below(foot, xy: np.ndarray, radius_mm: float) -> np.ndarray:
 def fit_to_foot(d, xy: np.ndarray, z: np.ndarray, edge_mm: np.ndarray,
                 heel_zone: np.ndarray) -> np.ndarray:
     """Top heights ``z`` (mm) at (n, 2) points held within the allowance of the scanned foot,
-    rounded off over :data:`SOFT_MM` (less when the allowance is smaller); outside the
-    heel (``heel_zone`` 1 in it, 0 ahead) the border rolls down over :data:`ROLL_MM`
+    rounded off over :data:`SOFT_MM` (less when the allowance is smaller); ahead of the
+    heel cup (``heel_zone`` 1 behind the heel centre, 0 a tenth of the length ahead of it)
+    the border rolls down over :data:`ROLL_MM`
     (``edge_mm`` the distance to it) to :data:`ROLL_DROP` of its rise, a rounded edge
     rather than a wall as tall as the foot's side."""
     p = d.params

@@ -167,7 +167,7 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True,
                               / np.maximum(med - lat, 1.0)) | (x > plan.length_mm - ROLL_MM - 1.0))
         if roll.any():  # only points near the border can be within the roll
             border[roll] = plan.edge_distance(xy[roll], ROLL_MM)
-        z = fit_to_foot(d, xy, z, np.minimum(edge, border), heel_zone)
+        z = fit_to_foot(d, xy, z, np.minimum(edge, border), ramp_down(x, hx, hx + 0.1 * L))
     t_min = p["min_thickness_mm"]
     end = d.insole_length_mm
     feather = min(30.0, 0.12 * end) if p["insole_length"] == "full" else 12.0
