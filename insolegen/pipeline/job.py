@@ -29,7 +29,7 @@ from insolegen.output.making import (extra_files, file_kind, making_report, sha2
                                stl_file)
 from insolegen.check.compare import compare
 from insolegen.check.foot_fit import foot_fit
-from insolegen.check.printability import check_mesh, material
+from insolegen.check.printability import check_mesh, material, require_fit
 from insolegen.prescription.profiles import prescribe
 from insolegen.core.tolerances import TOL
 
@@ -180,7 +180,13 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     design = design_for(order) if foot is None else design_insole(
         foot, prescribe(order.conditions, order.overrides, order.base), order.resolution_mm)
     t1 = time.perf_counter()
+    preset = order.printer_preset()
+    if preset is not None:  # refused before any mesh is made: the outline is known now
+        outline = np.asarray(design.outline.exterior.coords)
+        require_fit(f"the {design.insole_length_mm:.1f} mm insole's outline", outline, preset)
     solids, engravings = solids_for(order, design, sides_for(order, design.foot))
+    fits = {side: require_fit(f"the {side} insole", solid.vertices, preset)
+            for side, solid in solids.items()} if preset is not None else {}
     t2 = time.perf_counter()
     landmarks = {k: tuple(v) for k, v in design.landmarks.items()}
     files: dict[str, bytes] = {}
@@ -190,7 +196,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     measured: dict[str, dict] = {}
     checks: dict[str, dict] = {}
     printable: dict[str, dict] = {}
-    fit: dict[str, dict] = {}
+    on_foot: dict[str, dict] = {}
     for side in sorted(solids, key=lambda s: s != "right"):  # right first: left mirrors it
         solid = solids[side]
         name = f"{order.order_id}_{side}.stl"
@@ -206,9 +212,9 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
             # an exact mirror measures and checks exactly as the right one did
             measured[side], checks[side], printable[side] = copy.deepcopy(
                 (measured["right"], checks["right"], printable["right"]))
-            if "right" in fit:
-                fit[side] = {**fit["right"], "at_mm": [fit["right"]["at_mm"][0],
-                                                       -fit["right"]["at_mm"][1]]}
+            if "right" in on_foot:
+                on_foot[side] = {**on_foot["right"], "at_mm": [on_foot["right"]["at_mm"][0],
+                                                               -on_foot["right"]["at_mm"][1]]}
             continue
         vertices, faces = _as_read(vectors[side], solid)
         edges = edge_counts(faces, len(vertices))
@@ -217,7 +223,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
         checks[side] = compare(measured[side], design.expected, design.resolution_mm)
         _self_check(side, measured[side], checks[side])
         if design.foot.plantar is not None:
-            fit[side] = _fit(side, vertices, faces, design)
+            on_foot[side] = _fit(side, vertices, faces, design)
         printable[side] = check_mesh(vertices, faces, material(order.material), thorough=False,
                                      edges=edges)
         if not printable[side]["printable"]:
@@ -230,8 +236,10 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     report = {"insolegen_version": __version__, "order": order.to_json(), "files": names,
               "design": design.to_json(), "measured": measured, "checks": checks,
               "making": making_report(order, measured, printable, engravings, hashes)}
-    if fit:
-        report["foot_fit"] = fit
+    if on_foot:
+        report["foot_fit"] = on_foot
+    if preset is not None:
+        report["making"]["printer"] = {**preset.to_json(), "fit": fits}
     files[f"{order.order_id}.json"] = json_text(report).encode("utf-8")
     hashes[f"{order.order_id}.json"] = sha256(files[f"{order.order_id}.json"])
     t4 = time.perf_counter()

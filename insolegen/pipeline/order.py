@@ -22,7 +22,7 @@ SIDES = ("left", "right", "both")
 FORMATS = ("stl", "3mf", "obj", "png", "pdf")
 MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm")
 SCAN_FIELDS = ("scan_units", "side_from_scan")
-MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm")
+MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm", "printer", "bed")
 KNOWN_FIELDS = ("order_id", "side", "base", "conditions", "shoe_size", "scan", "formats", "set",
                 "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *MAKING_FIELDS)
 _FLAGS = {"true": True, "yes": True, "1": True, "on": True,
@@ -47,6 +47,13 @@ class Order:
     engrave: bool = False
     engrave_depth_mm: float = 0.6
     base: str = DEFAULT_BASE
+    printer: str | None = None
+    bed_mm: tuple[float, float, float] | None = None
+
+    def printer_preset(self):
+        """The :class:`~insolegen.prescription.printers.Printer` the order names, or None."""
+        from insolegen.prescription.printers import printer
+        return printer(self.printer, self.bed_mm)
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -57,6 +64,11 @@ class Order:
         data = asdict(self)
         data["conditions"] = list(self.conditions)
         data["formats"] = list(self.formats)
+        for key in ("printer", "bed_mm"):  # only when asked for: older reports stay as they were
+            if data[key] is None:
+                del data[key]
+            elif key == "bed_mm":
+                data[key] = list(data[key])
         return data
 
 
@@ -192,8 +204,13 @@ def _making(data: dict, params: dict) -> dict:
         if not _flag(data, "engrave"):
             raise InputError(f"engrave_depth_mm = {data['engrave_depth_mm']!r}: only with "
                              f"engrave (--engrave): nothing would be engraved")
+    from insolegen.prescription.printers import printer
+    chosen = printer(None if _blank(data.get("printer")) else data["printer"],
+                     None if _blank(data.get("bed")) else data["bed"])
     return {"ascii_stl": _flag(data, "ascii_stl"), "material": mat.name,
-            "engrave": _flag(data, "engrave"), "engrave_depth_mm": depth}
+            "engrave": _flag(data, "engrave"), "engrave_depth_mm": depth,
+            "printer": None if chosen is None or chosen.name == "custom" else chosen.name,
+            "bed_mm": None if _blank(data.get("bed")) else chosen.bed_mm}
 
 
 def _scan_options(data: dict, side: str) -> dict:
