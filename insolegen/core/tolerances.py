@@ -16,6 +16,7 @@ class Tolerances:
     heel_seat_height_mm: float = 0.5
     rearfoot_tilt_deg: float = 0.5
     thickness_mm: float = 0.05
+    foot_fit_mm: float = 0.05  # penetration into a scanned foot beyond heel_compression_mm
 
 
 TOL = Tolerances()

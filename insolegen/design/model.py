@@ -6,6 +6,7 @@ beside every output and is enough to rebuild the mesh.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from shapely.geometry import Polygon
 from insolegen import __version__
 from insolegen.core.errors import InputError
 from insolegen.design.bottom import bottom_height
-from insolegen.design.contact import arch_support
+from insolegen.design.contact import arch_support, check_fit, foot_registration, scan_caps
 from insolegen.foot.model import Foot, foot_from_json
 from insolegen.geometry.inspection import seat_plane
 from insolegen.design.plan import triangulate_plan
@@ -149,9 +150,20 @@ class InsoleDesign:
         return (self.params["heel_recess_position_frac"] * self.foot_length_mm,
                 self.landmarks["heel_centre"][1] + self.params["heel_recess_medial_offset_mm"])
 
-    def top(self, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
+    def top(self, xy: np.ndarray, with_recesses: bool = True, fitted: bool = True
+            ) -> np.ndarray:
         """Top surface height (mm) at (n, 2) points."""
-        return top_height(self, self.plan, np.asarray(xy, dtype=float), with_recesses)
+        return top_height(self, self.plan, np.asarray(xy, dtype=float), with_recesses, fitted)
+
+    @functools.cached_property
+    def plan_mesh(self):
+        """The plan triangulation the mesh is built on (made once)."""
+        return triangulate_plan(self.outline, self.resolution_mm)
+
+    @functools.cached_property
+    def foot_registration(self) -> tuple[float, float]:
+        """A scanned foot resting on the top at the heel seat (:mod:`insolegen.design.contact`)."""
+        return foot_registration(self)
 
     def bottom(self, xy: np.ndarray, z_top: np.ndarray | None = None) -> np.ndarray:
         """Bottom surface height (mm, >= 0, at least ``min_thickness_mm`` below the top)
@@ -200,7 +212,7 @@ class InsoleDesign:
         design's surface, by :mod:`insolegen.geometry.inspection`'s definitions applied at the
         vertices the mesh will have. A total-contact seat follows the heel's curve, so
         these are what the profile's flat-seat numbers become on this foot."""
-        plan = triangulate_plan(self.outline, self.resolution_mm)
+        plan = self.plan_mesh
         top = np.column_stack([plan.points, self.top(plan.points)])
         hx, hy = self.landmarks["heel_centre"]
         coef = seat_plane(top, (hx, hy), self.heel_width_mm, self.seat_exclusions)
@@ -368,6 +380,8 @@ def design_insole(foot: Foot, prescription: Prescription,
     if p["width_scale"] != 1.0:  # narrowed about the heel's midline (slim shoes)
         outline = shapely.affinity.scale(outline, 1.0, p["width_scale"],
                                          origin=(0.0, foot.landmarks["heel_centre"][1]))
+    if foot.plantar is not None:
+        notes += scan_caps(p)
     widest = round(RECESS_MAX_FRACTION * foot.heel_width_mm, 2)
     if p["heel_spur_relief"] and p["heel_recess_diameter_mm"] > widest:
         notes.append(f"heel_recess_diameter_mm reduced from {p['heel_recess_diameter_mm']:g} "
@@ -391,5 +405,13 @@ def design_insole(foot: Foot, prescription: Prescription,
         support = _measured_arch_support(draft, support, notes)
     else:
         notes.append("arch height not measured: arch support not checked against the foot")
-    return InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
-                        resolution_mm, support, tuple(notes))
+    design = InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),
+                          resolution_mm, support, tuple(notes))
+    if foot.plantar is not None:  # held to the scanned foot (insolegen.design.contact)
+        fitted = check_fit(design, design.plan_mesh.points)
+        cached = {k: design.__dict__[k] for k in ("plan", "plan_mesh", "expected",
+                                                  "foot_registration")
+                  if k in design.__dict__}  # worked out already, and not from the notes
+        design = dataclasses.replace(design, notes=design.notes + fitted)
+        design.__dict__.update(cached)
+    return design

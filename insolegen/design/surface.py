@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from shapely.geometry import Polygon
 
-from insolegen.design.contact import contact_height
+from insolegen.design.contact import ROLL_MM, contact_height, fit_to_foot
 from insolegen.geometry.inspection import SEAT_RADIUS
 from insolegen.geometry.nearest import nearest_within
 from insolegen.foot.outline import resample_ring, width_profile
@@ -88,12 +88,14 @@ def _post(angle_deg: float, y: np.ndarray, lat: np.ndarray | float,
     return slope * np.maximum(across, 0.0)
 
 
-def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
+def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True,
+               fitted: bool = True) -> np.ndarray:
     """Top surface height z_top (mm) at (n, 2) plan points for design ``d``.
 
     ``d`` is an :class:`insolegen.design.model.InsoleDesign`; ``with_recesses``
     False leaves out the heel recess and the metatarsal reliefs (used to
-    state the heel seat the recess is cut into).
+    state the heel seat the recess is cut into); ``fitted`` False leaves the top of a
+    scanned foot unclipped by the foot (used to register the foot on it).
     """
     p = d.params
     x, y = xy[:, 0], xy[:, 1]
@@ -176,6 +178,13 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.
         for rx, ry, radius, depth in getattr(d, "reliefs", ()):  # pressure reliefs (design.zones)
             z -= depth * dish(x, y, (rx, ry), radius)
 
+    if fitted and d.foot.plantar is not None:  # within the allowance of the scanned foot
+        border = np.full(len(x), np.inf)
+        roll = ~near_rear & ((np.abs(plan.across(x, y)) > 1.0 - 2.0 * (ROLL_MM + 1.0)
+                              / np.maximum(med - lat, 1.0)) | (x > plan.length_mm - ROLL_MM - 1.0))
+        if roll.any():  # only points near the border can be within the roll
+            border[roll] = plan.edge_distance(xy[roll], ROLL_MM)
+        z = fit_to_foot(d, xy, z, np.minimum(edge, border), ramp_down(x, hx, hx + 0.1 * L))
     t_min = p["min_thickness_mm"]
     end = d.insole_length_mm
     feather = min(30.0, 0.12 * end) if p["insole_length"] == "full" else 12.0

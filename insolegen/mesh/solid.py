@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from insolegen.core.errors import InsolegenError
-from insolegen.design.plan import PlanMesh, triangulate_plan
+from insolegen.design.plan import PlanMesh
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def build_insole(design, side: str = "right") -> Solid:
     Solid throughout: ``design.infill`` (lower-density regions) is not built yet;
     a lattice builder would start from this solid's surfaces.
     """
-    plan = triangulate_plan(design.outline, design.resolution_mm)
+    plan = design.plan_mesh
     z_top = design.top(plan.points)
     solid = extrude(plan, z_top, design.bottom(plan.points, z_top))
     return solid if side == "right" else solid.mirrored()

@@ -30,6 +30,7 @@ from insolegen.pipeline.order import Order
 from insolegen.output.making import (extra_files, file_kind, making_report, sha256, solids_for,
                                stl_file)
 from insolegen.check.compare import compare
+from insolegen.check.foot_fit import foot_fit
 from insolegen.check.printability import check_mesh, material, require_fit
 from insolegen.prescription.profiles import prescribe
 from insolegen.core.tolerances import TOL
@@ -103,6 +104,18 @@ def _self_check(side: str, measured: dict, checks: dict) -> None:
     if bad:
         raise InsolegenError(f"internal error: the {side} insole as written does not measure "
                              f"as designed: {bad}")
+
+
+def _fit(side: str, vertices: np.ndarray, faces: np.ndarray, design: InsoleDesign) -> dict:
+    """The written insole against the scanned foot (output frame), refused past the allowance."""
+    fit = foot_fit(vertices, faces, side, design)
+    fit["at_mm"][1] = -fit["at_mm"][1] if side == "left" else fit["at_mm"][1]
+    allowance = design.params["heel_compression_mm"]
+    if fit["largest_mm"] > allowance + TOL.foot_fit_mm:
+        raise InsolegenError(f"internal error: the {side} insole as written cuts "
+                             f"{fit['largest_mm']:g} mm into the scanned foot at {fit['at_mm']} "
+                             f"mm, more than heel_compression_mm = {allowance:g}")
+    return fit
 
 
 def generate(order: Order, out_dir: Path, force: bool = False, foot: Foot | None = None
@@ -255,6 +268,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     measured: dict[str, dict] = {}
     checks: dict[str, dict] = {}
     printable: dict[str, dict] = {}
+    on_foot: dict[str, dict] = {}
     for side in sorted(solids, key=lambda s: s != "right"):  # right first: left mirrors it
         solid = solids[side]
         own = designs.get(side, design)
@@ -272,6 +286,9 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
             # an exact mirror measures and checks exactly as the right one did
             measured[side], checks[side], printable[side] = copy.deepcopy(
                 (measured["right"], checks["right"], printable["right"]))
+            if "right" in on_foot:
+                on_foot[side] = {**on_foot["right"], "at_mm": [on_foot["right"]["at_mm"][0],
+                                                               -on_foot["right"]["at_mm"][1]]}
             continue
         vertices, faces = _as_read(vectors[side], solid)
         edges = edge_counts(faces, len(vertices))
@@ -279,6 +296,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
                                  own.seat_exclusions, edges)
         checks[side] = compare(measured[side], own.expected, own.resolution_mm)
         _self_check(side, measured[side], checks[side])
+        if own.foot.plantar is not None:
+            on_foot[side] = _fit(side, vertices, faces, own)
         printable[side] = check_mesh(vertices, faces, material(order.material), thorough=False,
                                      edges=edges)
         if not printable[side]["printable"]:
@@ -302,6 +321,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
               "making": making_report(order, measured, printable, engravings, hashes)}
     if lattice is not None:
         report["lattice"] = lattice
+    if on_foot:
+        report["foot_fit"] = on_foot
     if preset is not None:
         report["making"]["printer"] = {**preset.to_json(), "fit": fits}
     files[f"{order.order_id}.json"] = json_text(report).encode("utf-8")

@@ -112,6 +112,9 @@ PARAMS: dict[str, Param] = {p.name: p for p in [
        "Rise of the medial arch support at the arch apex above the insole's centreline."),
     _p("arch_tolerance_mm", 0.0, 10.0, "max",
        "How far the arch top may rise above the foot's plantar arch height."),
+    _p("heel_compression_mm", 0.0, 4.0, "max",
+       "On a scan: how far the top may press into the scanned foot anywhere (the heel's fat "
+       "pad compressed), the foot resting on the top at the heel seat."),
     _p("heel_cup_depth_mm", 0.0, 30.0, "max", "Heel cup rim height above the heel seat, at the back."),
     _p("rearfoot_post_deg", -8.0, 8.0, "signed",
        "Heel seat tilt about the long axis: + medial (varus), - lateral (valgus)."),
