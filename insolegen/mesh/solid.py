@@ -34,16 +34,22 @@ class Solid:
         return self.vertices[self.faces]
 
 
-def extrude(plan: PlanMesh, z_top: np.ndarray) -> Solid:
-    """Close the plan into a solid between z = 0 and ``z_top`` (n,) (mm)."""
-    if np.any(~np.isfinite(z_top)) or np.any(z_top <= 0):
+def extrude(plan: PlanMesh, z_top: np.ndarray, z_bottom: np.ndarray | None = None) -> Solid:
+    """Close the plan into a solid between ``z_bottom`` (n,) (default z = 0; its lowest
+    point is set on z = 0) and ``z_top`` (n,) (mm)."""
+    if z_bottom is not None:
+        floor = float(np.min(z_bottom))
+        z_top, z_bottom = z_top - floor, z_bottom - floor
+    else:
+        z_bottom = 0.0
+    if np.any(~np.isfinite(z_top)) or np.any(z_top <= z_bottom):
         raise InsolegenError("top surface at or below the bottom: cannot close the solid")
     n = len(plan.points)
     vertices = np.empty((2 * n, 3))
     vertices[:n, :2] = plan.points
     vertices[:n, 2] = z_top
     vertices[n:, :2] = plan.points
-    vertices[n:, 2] = 0.0
+    vertices[n:, 2] = z_bottom
     a = plan.ring
     b = np.roll(a, -1)
     walls = np.concatenate([np.column_stack([a + n, b + n, b]), np.column_stack([a + n, b, a])])
@@ -58,5 +64,7 @@ def build_insole(design, side: str = "right") -> Solid:
     a lattice builder would start from this solid's surfaces.
     """
     plan = triangulate_plan(design.outline, design.resolution_mm)
-    solid = extrude(plan, design.top(plan.points))
+    bottom = getattr(design, "bottom", None)  # a shoe's insole board (design.shoefit)
+    solid = extrude(plan, design.top(plan.points),
+                    None if bottom is None else bottom(plan.points))
     return solid if side == "right" else solid.mirrored()

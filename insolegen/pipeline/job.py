@@ -44,6 +44,7 @@ class Result:
     design: InsoleDesign
     measured: dict[str, dict]
     timings: dict[str, float] = field(default_factory=dict)
+    fit: dict | None = None  # the fit check in the order's shoe (insolegen.check.fit)
 
 
 def foot_for(order: Order) -> Foot:
@@ -63,10 +64,13 @@ def sides_for(order: Order, foot: Foot) -> tuple[str, ...]:
     return order.sides
 
 
-def design_for(order: Order) -> InsoleDesign:
-    """Resolve the order into a design (no files)."""
-    return design_insole(foot_for(order), prescribe(order.conditions, order.overrides),
-                         order.resolution_mm)
+def design_for(order: Order, foot: Foot | None = None) -> InsoleDesign:
+    """Resolve the order into a design (no files), shaped to its shoe and carrying its
+    additions (:mod:`insolegen.design.shoefit`); ``foot`` stands in for the order's own."""
+    from insolegen.design.shoefit import fit_design
+    design = design_insole(foot_for(order) if foot is None else foot,
+                           prescribe(order.conditions, order.overrides), order.resolution_mm)
+    return fit_design(design, order.shoe, order.additions)
 
 
 def _self_check(side: str, measured: dict, checks: dict) -> None:
@@ -104,7 +108,8 @@ def generate(order: Order, out_dir: Path, force: bool = False, foot: Foot | None
     files = {file_kind(order.order_id, p.name): p for p in written}
     log.info("%s: wrote %s in %.3f s", order.order_id, ", ".join(p.name for p in written),
              timings["total_s"])
-    return Result(order.order_id, files, rendered.design, rendered.measured, timings)
+    return Result(order.order_id, files, rendered.design, rendered.measured, timings,
+                  rendered.fit)
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ class Rendered:
     measured: dict[str, dict]
     timings: dict[str, float] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)
+    fit: dict | None = None
 
 
 def _distinct(v32: np.ndarray) -> bool:
@@ -164,8 +170,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     the scan on the worker.
     """
     t0 = time.perf_counter()
-    design = design_for(order) if foot is None else design_insole(
-        foot, prescribe(order.conditions, order.overrides), order.resolution_mm)
+    design = design_for(order, foot)
     t1 = time.perf_counter()
     solids, engravings = solids_for(order, design, sides_for(order, design.foot))
     t2 = time.perf_counter()
@@ -177,6 +182,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     measured: dict[str, dict] = {}
     checks: dict[str, dict] = {}
     printable: dict[str, dict] = {}
+    fit = None
     for side in sorted(solids, key=lambda s: s != "right"):  # right first: left mirrors it
         solid = solids[side]
         name = f"{order.order_id}_{side}.stl"
@@ -204,6 +210,9 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
         if not printable[side]["printable"]:
             raise InsolegenError(f"internal error: the {side} insole as written is not "
                                  f"printable: {'; '.join(printable[side]['problems'])}")
+        if getattr(design, "shoe", None) is not None and fit is None:
+            from insolegen.check.fit import fit_report  # an exact mirror fits as this one
+            fit = fit_report(vertices, faces, design.shoe, side)
     t3 = time.perf_counter()
     files.update(extra_files(order, design, solids, engravings, measured, files))
     t3x = time.perf_counter()
@@ -211,9 +220,11 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     report = {"insolegen_version": __version__, "order": order.to_json(), "files": names,
               "design": design.to_json(), "measured": measured, "checks": checks,
               "making": making_report(order, measured, printable, engravings, hashes)}
+    if fit is not None:
+        report["fit"] = fit
     files[f"{order.order_id}.json"] = json_text(report).encode("utf-8")
     hashes[f"{order.order_id}.json"] = sha256(files[f"{order.order_id}.json"])
     t4 = time.perf_counter()
     timings = {"design_s": t1 - t0, "mesh_s": t2 - t1, "measure_s": t3 - t2,
                "outputs_s": t3x - t3, "report_s": t4 - t3x, "total_s": t4 - t0}
-    return Rendered(order.order_id, files, design, measured, timings, hashes)
+    return Rendered(order.order_id, files, design, measured, timings, hashes, fit)

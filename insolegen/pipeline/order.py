@@ -16,14 +16,17 @@ from insolegen.output.files import safe_id
 from insolegen.foot.measurements import Measurements
 from insolegen.prescription.parameters import lookup
 from insolegen.prescription.profiles import parse_conditions
+from insolegen.prescription.shoes import Shoe, parse_shoe
 
 SIDES = ("left", "right", "both")
 FORMATS = ("stl", "3mf", "obj", "png", "pdf")
 MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm")
 SCAN_FIELDS = ("scan_units", "side_from_scan")
 MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm")
+SHOE_FIELDS = ("shoe", "additions")  # the shoe it must fit (not shoe_size: the foot's size)
 KNOWN_FIELDS = ("order_id", "side", "conditions", "shoe_size", "scan", "formats", "set",
-                "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *MAKING_FIELDS)
+                "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *MAKING_FIELDS,
+                *SHOE_FIELDS)
 _FLAGS = {"true": True, "yes": True, "1": True, "on": True,
           "false": False, "no": False, "0": False, "off": False}
 
@@ -45,6 +48,8 @@ class Order:
     material: str = "pa12"
     engrave: bool = False
     engrave_depth_mm: float = 0.6
+    shoe: Shoe | None = None          # the shoe it goes into (insolegen.prescription.shoes)
+    additions: tuple = ()             # (name, params) pairs (insolegen.design.additions)
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -151,8 +156,16 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
     params = prescribe(conditions, overrides).parameters
     check_parameters(params)
     making = _making(data, params)
+    shoe = None if _blank(data.get("shoe")) else parse_shoe(data["shoe"], base_dir)
+    if shoe is not None and making["engrave"] and shoe.heel_pitch_mm > 0:
+        raise InputError(f"engrave = true: not with shoe {shoe.name!r}, whose heel pitch "
+                         f"({shoe.heel_pitch_mm:g} mm) bends the bottom the text is cut into")
+    additions: tuple = ()
+    if not _blank(data.get("additions")):
+        from insolegen.design.additions import parse_additions
+        additions = parse_additions(data["additions"])
     return Order(order_id, side, conditions, measurements, scan, overrides, resolution,
-                 tuple(dict.fromkeys(fmts)), options, **making)
+                 tuple(dict.fromkeys(fmts)), options, **making, shoe=shoe, additions=additions)
 
 
 def _flag(data: dict, key: str) -> bool:
