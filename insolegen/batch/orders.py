@@ -249,7 +249,7 @@ class Validator:
                     raise InputError(f"scan = {shown(order.scan)}: cannot be read "
                                      f"({exc.strerror or exc})") from None
             scan_sha = self.scan_hashes[order.scan]
-        params = prescribe(order.conditions, order.overrides).parameters
+        params = prescribe(order.conditions, order.overrides, order.base).parameters
         return Job(row.line, order, fingerprint(order, scan_sha, params), scan_sha,
                    parameters_sha256(params))
 

@@ -11,21 +11,23 @@ canonical right-foot frame (mm):
 - ``length_clearance_mm``: liner length ahead of the device's toe end;
   ``width_clearance_mm``: liner width less device width at the device's widest
   station ahead of half its length;
-- ``rim_height_mm``: the device's highest point above the bottom under it
-  within the heel counter (the rear ``COUNTER_FRAC`` of the liner); at most
+- ``rim_height_mm``: the device's highest point above the shoe's insole board
+  (the device set on it, below) within the heel counter (the rear ``COUNTER_FRAC`` of the liner); at most
   ``heel_counter_height_mm - counter_margin_mm``;
-- ``forefoot_thickness_mm``: the device's thickest point under the toe box
+- ``forefoot_thickness_mm``: the device's highest point above the board under the toe box
   (from ``TOE_BOX_FRAC`` of the liner forward); at most ``forefoot_room_mm``;
-- ``bottom_vs_pitch_mm``: the largest vertical gap between the device's
-  bottom and the shoe's insole board (heel pitch and shank), both set with
-  their lowest point under the device at 0; at most ``PITCH_TOL_MM``.
+- the device is dropped onto the shoe's insole board (heel pitch and shank)
+  until its bottom touches it; ``bottom_vs_pitch_mm`` is then the largest gap
+  between bottom and board (0 for a full-contact device whose bottom follows
+  the board; a shell's hollow arch for a shell), and ``rest_gap_heel_mm`` /
+  ``rest_gap_front_mm`` the least gap within the rear / front ``REST_FRAC``
+  of the device: both at most ``PITCH_TOL_MM``, or the device rocks.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import shapely
-from scipy.interpolate import LinearNDInterpolator
 
 from insolegen.design.shoefit import liner_polygon
 from insolegen.foot.outline import width_profile
@@ -36,6 +38,7 @@ COUNTER_FRAC = 0.30
 TOE_BOX_FRAC = 0.70
 TOL_MM = 0.2
 PITCH_TOL_MM = 0.5
+REST_FRAC = 0.15
 THICKNESS_TOL_MM = 0.05
 
 
@@ -87,18 +90,20 @@ def fit_report(vertices: np.ndarray, faces: np.ndarray, shoe: Shoe, side: str = 
     k = int(np.argmax(hi - lo))
     llo, lhi = width_profile(liner, np.array([stations[k] + dx]))
     bottom, top = _bottom_and_top(v, f)
-    under = LinearNDInterpolator(bottom[:, :2], bottom[:, 2])
-    thick = top[:, 2] - under(top[:, :2])
-    inside = np.isfinite(thick)
+    # Drop the device onto the board (the least gap between them 0): the board in the
+    # mesh's frame is then ``board_height(x + dx) + lift``.
+    raw = bottom[:, 2] - shoe.board_height(bottom[:, 0] + dx)
+    lift = raw.min()
+    gap = raw - lift
+    span = x1 - x0
+    rear = gap[bottom[:, 0] <= x0 + REST_FRAC * span].min()
+    front = gap[bottom[:, 0] >= x1 - REST_FRAC * span].min()
+    i_gap = int(np.argmax(gap))
+    above = top[:, 2] - shoe.board_height(top[:, 0] + dx) - lift  # height over the board
     tx = top[:, 0] + dx
-    heel = inside & (tx <= COUNTER_FRAC * length)
-    toe = inside & (tx >= TOE_BOX_FRAC * length)
-    rim = float(np.max(thick[heel])) if heel.any() else 0.0
-    forefoot = float(np.max(thick[toe])) if toe.any() else 0.0
-    board = shoe.board_height(bottom[:, 0] + dx)
-    board -= shoe.board_height(x1 + dx)
-    gap = bottom[:, 2] - bottom[:, 2].min() - board
-    i_gap = int(np.argmax(np.abs(gap)))
+    heel, toe = tx <= COUNTER_FRAC * length, tx >= TOE_BOX_FRAC * length
+    rim = float(np.max(above[heel])) if heel.any() else 0.0
+    forefoot = float(np.max(above[toe])) if toe.any() else 0.0
     rim_limit = shoe.heel_counter_height_mm - shoe.counter_margin_mm
     measured = {
         "outline_clearance_mm": round(clearance, 3),
@@ -108,13 +113,15 @@ def fit_report(vertices: np.ndarray, faces: np.ndarray, shoe: Shoe, side: str = 
         "width_clearance_mm": round(float(lhi[0] - llo[0] - (hi[k] - lo[k])), 3),
         "rim_height_mm": round(rim, 3),
         "forefoot_thickness_mm": round(forefoot, 3),
-        "bottom_vs_pitch_mm": round(float(abs(gap[i_gap])), 3),
+        "bottom_vs_pitch_mm": round(float(gap[i_gap]), 3),
         "bottom_vs_pitch_at_x_mm": round(float(bottom[i_gap, 0]), 1),
+        "rest_gap_heel_mm": round(float(rear), 3),
+        "rest_gap_front_mm": round(float(front), 3),
         "heel_raised_mm": round(_heel_raise(bottom), 3),
     }
     limits = {"outline_clearance_mm": -TOL_MM, "rim_height_mm": rim_limit,
               "forefoot_thickness_mm": shoe.forefoot_room_mm,
-              "bottom_vs_pitch_mm": PITCH_TOL_MM}
+              "rest_gap_heel_mm": PITCH_TOL_MM, "rest_gap_front_mm": PITCH_TOL_MM}
     reasons = []
     if clearance < -TOL_MM:
         reasons.append(f"outline overhangs the liner by {-clearance:.1f} mm at "
@@ -124,16 +131,18 @@ def fit_report(vertices: np.ndarray, faces: np.ndarray, shoe: Shoe, side: str = 
                        f"{shoe.heel_counter_height_mm:g} mm counter less "
                        f"{shoe.counter_margin_mm:g} mm ({rim_limit:g} mm)")
     if forefoot > shoe.forefoot_room_mm + THICKNESS_TOL_MM:
-        reasons.append(f"forefoot {forefoot:.1f} mm thick under the toe box: more than the "
-                       f"{shoe.forefoot_room_mm:g} mm of room")
-    if abs(gap[i_gap]) > PITCH_TOL_MM:
-        reasons.append(f"bottom {abs(gap[i_gap]):.1f} mm off the shoe's insole board "
-                       f"(heel pitch {shoe.heel_pitch_mm:g} mm) at x = "
-                       f"{bottom[i_gap, 0]:.0f} mm")
+        reasons.append(f"forefoot {forefoot:.1f} mm high above the board under the toe "
+                       f"box: more than the {shoe.forefoot_room_mm:g} mm of room")
+    for where, g in (("heel", rear), ("front", front)):
+        if g > PITCH_TOL_MM:
+            reasons.append(f"bottom does not rest on the shoe's insole board at the {where}: "
+                           f"{g:.1f} mm above it (heel pitch {shoe.heel_pitch_mm:g} mm), so "
+                           "it rocks")
     fits = not reasons
     verdict = (f"fits shoe {shoe.name}: clearance {clearance:.1f} mm, rim {rim:.1f} of "
                f"{rim_limit:g} mm, forefoot {forefoot:.1f} of {shoe.forefoot_room_mm:g} mm, "
-               f"bottom within {abs(gap[i_gap]):.2f} mm of the board" if fits else
+               f"rests on the board at heel and front (bottom at most {gap[i_gap]:.2f} mm "
+               "above it)" if fits else
                f"does not fit shoe {shoe.name}: " + "; ".join(reasons))
     return {"fits": fits, "verdict": verdict, "reasons": reasons, "measured": measured,
             "limits": limits, "shoe": shoe.name, "side": side}

@@ -17,8 +17,6 @@ recess. Thin walls seen only sideways
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from insolegen.core.errors import InputError
 from insolegen.core.numbers import parse_number
@@ -67,6 +65,9 @@ def _shells(faces: np.ndarray, n: int, signed: np.ndarray) -> tuple[int, int]:
     from the faces' signed volumes (m,)."""
     a = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2]])
     b = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0]])
+    from scipy.sparse import coo_matrix  # only the thorough check counts shells
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
     count, label = connected_components(graph, directed=False)
     per_shell = np.bincount(label[faces[:, 0]], weights=signed, minlength=count)

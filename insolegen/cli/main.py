@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _order_fields(args: argparse.Namespace) -> dict:
     fields = {
-        "order_id": args.id, "side": args.side, "conditions": args.condition,
+        "order_id": args.id, "side": args.side, "conditions": args.condition, "base": args.base,
         "foot_length_mm": args.foot_length, "ball_width_mm": args.ball_width,
         "heel_width_mm": args.heel_width, "arch_height_mm": args.arch_height,
         "shoe_size": args.shoe_size, "resolution_mm": args.resolution_mm,
@@ -48,15 +48,16 @@ def _order_fields(args: argparse.Namespace) -> dict:
 
 
 def _print_result(result) -> None:
+    from insolegen.core.numbers import fmt
     d = result.design
     print(f"{result.order_id}: {', '.join(d.prescription.conditions)}; foot "
-          f"{d.foot_length_mm:g} mm, insole {d.insole_length_mm:g} mm "
-          f"({d.params['insole_length']})")
+          f"{fmt(d.foot_length_mm)} mm, insole {fmt(d.insole_length_mm)} mm "
+          f"({d.params['insole_length']}, base {d.prescription.base})")
     for side, m in result.measured.items():
-        print(f"  {side:5s}  cup {m['heel_cup_depth_mm']:.1f} mm, arch {m['arch_height_mm']:.1f} mm "
-              f"(peak {m['arch_peak_height_mm']:.1f}), tilt {m['rearfoot_tilt_deg']:+.1f} deg, "
-              f"min {m['min_thickness_mm']:.1f} mm, {m['triangles']} triangles, "
-              f"watertight {m['watertight']}")
+        print(f"  {side:5s}  cup {fmt(m['heel_cup_depth_mm'])} mm, arch {fmt(m['arch_height_mm'])} "
+              f"mm (peak {fmt(m['arch_peak_height_mm'])}), tilt "
+              f"{fmt(m['rearfoot_tilt_deg'], sign=True)} deg, min {fmt(m['min_thickness_mm'])} mm, "
+              f"{m['triangles']} triangles, watertight {m['watertight']}")
     for note in d.notes:
         print(f"  note: {note}")
     for kind, path in result.files.items():
@@ -99,16 +100,27 @@ def cmd_additions(args: argparse.Namespace) -> int:
     return 0
 
 
+# The demo's condition for a scanned foot follows the scan's own arch type (AHI).
+DEMO_CONDITION_FOR_ARCH = {"low": "flat_feet", "normal": "neutral", "high": "high_arches"}
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from insolegen.pipeline.order import order_from_mapping
-    from insolegen.pipeline.job import generate
-    order = DEMO
-    if args.scan is not None:
-        from insolegen.scan.read import sample_scan
-        scan = sample_scan() if args.scan == "" else Path(args.scan)
-        order = {"order_id": "demo_scan", "scan": str(scan), "conditions": "flat_feet",
-                 "side": "both"}
-    _print_result(generate(order_from_mapping(order), Path(args.out), force=True))
+    from insolegen.pipeline.job import foot_for, generate
+    if args.scan is None:
+        _print_result(generate(order_from_mapping(DEMO), Path(args.out), force=True))
+        return 0
+    from insolegen.scan.read import sample_scan
+    scan = sample_scan() if args.scan == "" else Path(args.scan)
+    fields = {"order_id": "demo_scan", "scan": str(scan), "conditions": "neutral", "side": "both"}
+    foot = foot_for(order_from_mapping(fields))
+    arch = foot.scan.get("arch_type") if foot.scan else None
+    fields["conditions"] = DEMO_CONDITION_FOR_ARCH.get(arch, "neutral")
+    index = foot.scan.get("arch_height_index") if foot.scan else None
+    print(f"demo: the scan measures a {arch} arch (arch height index {index:.3f}): "
+          f"condition {fields['conditions']}" if arch else
+          "demo: the scan's arch type is unknown: condition neutral")
+    _print_result(generate(order_from_mapping(fields), Path(args.out), force=True, foot=foot))
     return 0
 
 
@@ -120,7 +132,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
 def cmd_profiles(args: argparse.Namespace) -> int:
     from insolegen.prescription import profiles
-    from insolegen.prescription.parameters import PARAMS
+    from insolegen.prescription.parameters import ALL_PARAMS
     if not args.name:
         for name in profiles.available():
             prof = profiles.load_profile(name)
@@ -130,10 +142,43 @@ def cmd_profiles(args: argparse.Namespace) -> int:
         return 0
     pres = profiles.prescribe(args.name)
     print(f"# {', '.join(pres.conditions)}")
+    print(f"# {'parameter':28s}   {'value':14s}   {'range':22s}   meaning")
     for key, value in pres.parameters.items():
-        shown = str(value).lower() if isinstance(value, bool) else value
-        print(f"{key:30s} = {shown!s:14s} # {PARAMS[key].doc}")
+        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(
+            value, float) else value
+        print(f"{key:30s} = {shown!s:14s} # {ALL_PARAMS[key].range_text():22s} "
+              f"{ALL_PARAMS[key].doc}")
     for source in pres.sources:
+        print(f"# source: {source}")
+    return 0
+
+
+def cmd_bases(args: argparse.Namespace) -> int:
+    from insolegen.prescription import bases
+    from insolegen.prescription.parameters import ALL_PARAMS
+    if not args.name:
+        for name in bases.available():
+            base = bases.load_base(name)
+            v = base.values
+            span = (f", feet {base.foot_length_mm[0]:g}-{base.foot_length_mm[1]:g} mm"
+                    if base.foot_length_mm else "")
+            print(f"{name:18s} {base.title}: {v.get('insole_length', 'length from conditions')}"
+                  f", cup {v['heel_cup_min_mm']:g}-{v['heel_cup_max_mm']:g} mm"
+                  f"{', shell' if v['shell'] else ''}{'' if v['posting'] else ', no posting'}{span}")
+        return 0
+    base = bases.load_base(args.name)
+    print(f"# base {base.name}: {base.title}")
+    if base.foot_length_mm:
+        print(f"# for feet of {base.foot_length_mm[0]:g}-{base.foot_length_mm[1]:g} mm")
+    for key, value in base.values.items():
+        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(
+            value, float) else value
+        print(f"{key:30s} = {shown!s:14s} # {ALL_PARAMS[key].range_text():22s} "
+              f"{ALL_PARAMS[key].doc}")
+    left = [k for k in bases.BASE_SETS if k not in base.values]
+    if left:
+        print(f"# from the conditions: {', '.join(left)}")
+    for source in base.sources:
         print(f"# source: {source}")
     return 0
 
@@ -173,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     parser.add_argument("--profiles", metavar="DIR", help="folder of condition profiles that "
                         "override the built-in ones (or set INSOLEGEN_PROFILES)")
+    parser.add_argument("--bases", metavar="DIR", help="folder of bases (device styles) that "
+                        "override the built-in ones (or set INSOLEGEN_BASES)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     g = sub.add_parser("generate", help="make a left/right insole pair from measurements")
@@ -184,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--arch-height", metavar="MM", help="navicular height standing, mm")
     g.add_argument("--condition", required=True, metavar="NAME[,NAME]",
                    help="one or more conditions (see 'insolegen profiles')")
+    g.add_argument("--base", metavar="NAME", help="device style (see 'insolegen bases'; "
+                   "default casual)")
     g.add_argument("--side", default="both", help="left, right or both (default)")
     g.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one profile parameter (repeatable)")
@@ -229,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profiles", help="list condition profiles, or show one resolved")
     p.add_argument("name", nargs="?", help="condition name(s), comma separated")
     p.set_defaults(func=cmd_profiles)
+
+    bs = sub.add_parser("bases", help="list bases (device styles), or show one resolved")
+    bs.add_argument("name", nargs="?", help="base name")
+    bs.set_defaults(func=cmd_bases)
 
     c = sub.add_parser("check", help="is an STL / 3MF printable? JSON report on stdout, "
                        "verdict on stderr; exit 4 if not printable")
@@ -304,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     from insolegen.core.errors import InsolegenError
     if args.profiles:
         os.environ["INSOLEGEN_PROFILES"] = args.profiles
+    if args.bases:
+        os.environ["INSOLEGEN_BASES"] = args.bases
     import signal
     import threading
     in_main = threading.current_thread() is threading.main_thread()

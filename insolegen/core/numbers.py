@@ -38,3 +38,10 @@ def parse_number(value: object, field: str, accepted: str) -> float:
     if not math.isfinite(number):
         raise InputError(f"{field} = {shown(value)}: not a finite number, expected {accepted}")
     return number + 0.0  # -0.0 -> 0.0
+
+
+def fmt(value: float, digits: int = 1, sign: bool = False) -> str:
+    """``value`` rounded to ``digits`` decimals for people to read: never ``-0.0``, and with
+    an explicit ``+`` when ``sign`` (``fmt(-0.04, sign=True) == '+0.0'``)."""
+    number = round(float(value), digits) + 0.0  # -0.0 -> 0.0
+    return f"{number:+.{digits}f}" if sign else f"{number:.{digits}f}"

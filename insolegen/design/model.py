@@ -10,15 +10,19 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from shapely.geometry import Polygon
 
 from insolegen import __version__
 from insolegen.core.errors import InputError
+from insolegen.design.bottom import bottom_height
 from insolegen.design.contact import arch_support
 from insolegen.foot.model import Foot, foot_from_json
 from insolegen.geometry.inspection import seat_plane
 from insolegen.design.plan import triangulate_plan
 from insolegen.foot.outline import insole_outline
+from insolegen.prescription.bases import SKIVE_MIN_CUP_MM, check_foot_length, load_base
+from insolegen.prescription.parameters import REFERENCE_FOOT_MM
 from insolegen.prescription.profiles import Prescription
 from insolegen.design.surface import Plan, top_height
 
@@ -79,9 +83,16 @@ class InsoleDesign:
     def heel_width_mm(self) -> float:
         return self.foot.heel_width_mm
 
-    @property
+    @functools.cached_property
     def landmarks(self) -> dict[str, tuple[float, float]]:
-        return self.foot.landmarks
+        """The foot's landmarks (mm), narrowed with the outline by the base's ``width_scale``
+        about the heel's midline."""
+        k = self.params.get("width_scale", 1.0)
+        marks = self.foot.landmarks
+        if k == 1.0:
+            return marks
+        hy = marks["heel_centre"][1]
+        return {name: (x, hy + k * (y - hy)) for name, (x, y) in marks.items()}
 
     @functools.cached_property
     def plan(self) -> Plan:
@@ -104,8 +115,21 @@ class InsoleDesign:
         return min(0.34 * self.foot_length_mm, self.landmarks["arch_apex"][0] - 5.0)
 
     @property
+    def post_end_mm(self) -> float:
+        """Shell bases: where the rearfoot post's flat bottom ends (mm from the heel)."""
+        return self.params["post_length_mm"] * self.foot_length_mm / REFERENCE_FOOT_MM
+
+    @property
+    def met_pad_offset_mm(self) -> float:
+        """How far (mm) the met pad's peak sits proximal to the 2nd metatarsal head: the
+        base's ``met_pad_offset_mm`` on the reference foot, scaled with foot length."""
+        return self.params["met_pad_offset_mm"] * self.foot_length_mm / REFERENCE_FOOT_MM
+
+    @property
     def met_pad_centre(self) -> tuple[float, float]:
-        x = self.params["met_pad_position_frac"] * self.foot_length_mm
+        """The met pad's peak (mm): proximal to the 2nd metatarsal head (the scan's or the
+        template's landmark), between the borders, a tenth of the half width medial."""
+        x = self.landmarks["mth2"][0] - self.met_pad_offset_mm
         lat, med = self.plan.borders(np.array([x]))
         centre, half = (lat[0] + med[0]) / 2, (med[0] - lat[0]) / 2
         return float(x), float(centre + 0.1 * half)
@@ -118,6 +142,12 @@ class InsoleDesign:
     def top(self, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
         """Top surface height (mm) at (n, 2) points."""
         return top_height(self, self.plan, np.asarray(xy, dtype=float), with_recesses)
+
+    def bottom(self, xy: np.ndarray, z_top: np.ndarray | None = None) -> np.ndarray:
+        """Bottom surface height (mm, >= 0, at least ``min_thickness_mm`` below the top)
+        at (n, 2) points; ``z_top`` the top there when already known."""
+        xy = np.asarray(xy, dtype=float)
+        return bottom_height(self, xy, self.top(xy) if z_top is None else z_top)
 
     def centreline_point(self, x: float) -> tuple[float, float]:
         """The insole's midline at station ``x`` (mm)."""
@@ -194,7 +224,8 @@ def design_from_json(data: dict) -> InsoleDesign:
     return InsoleDesign(
         foot=foot_from_json(data["foot"]),
         prescription=Prescription(tuple(pres["conditions"]), dict(pres["parameters"]),
-                                  dict(pres["overrides"]), tuple(pres["sources"])),
+                                  dict(pres["overrides"]), tuple(pres["sources"]),
+                                  pres.get("base", "casual"), tuple(pres.get("notes", ()))),
         params=dict(data["params"]), outline=Polygon(data["outline"]),
         insole_length_mm=data["insole_length_mm"], resolution_mm=data["resolution_mm"],
         arch_support_height_mm=data["arch_support_height_mm"], notes=tuple(data["notes"]),
@@ -231,10 +262,40 @@ def check_parameters(p: dict) -> None:
             raise InputError(
                 f"{key} = {p[key]:g}: would leave {stack - p[key]:g} mm, below "
                 f"min_thickness_mm = {t_min:g}; accepted: at most {stack - t_min:g}")
-    if p["medial_heel_skive_mm"] > 0 and p["heel_cup_depth_mm"] < 14.0:
+    if p["medial_heel_skive_mm"] > 0 and p["heel_cup_depth_mm"] < SKIVE_MIN_CUP_MM:
         raise InputError(
             f"medial_heel_skive_mm = {p['medial_heel_skive_mm']:g}: a medial skive needs "
-            f"heel_cup_depth_mm of 14 or more (is {p['heel_cup_depth_mm']:g})")
+            f"heel_cup_depth_mm of {SKIVE_MIN_CUP_MM:g} or more (is {p['heel_cup_depth_mm']:g})")
+
+
+def _measured_arch_support(draft: InsoleDesign, support: float, notes: list[str]) -> float:
+    """Arch support (mm) for a foot whose navicular height was measured: the top at the arch
+    apex reaches the foot's plantar arch height above the layers (base + cover), and rises at
+    most ``arch_tolerance_mm`` above it; the same rule as on a scanned sole
+    (:func:`insolegen.design.contact.arch_support`)."""
+    p, foot = draft.params, draft.foot
+    apex = np.array([draft.landmarks["arch_apex"]])
+    layers = p["base_thickness_mm"] + p["top_cover_thickness_mm"]
+    other = round(max(float(draft.top(apex)[0]) - layers, 0.0), 2)  # posts, lifts at the apex
+    plantar, tol = round(foot.plantar_arch_height_mm, 2), p["arch_tolerance_mm"]
+    reach, cap = max(plantar - other, 0.0), max(plantar + tol - other, 0.0)
+    said = (f"the foot's plantar arch height {plantar:g} mm (navicular height "
+            f"{foot.arch_height_mm:g} mm - 24 mm)")
+    if support > cap:
+        notes.append(f"arch_support_height_mm capped from {support:g} to {cap:g} mm = {said} "
+                     f"+ arch_tolerance_mm {tol:g} - {other:g} mm that other features raise "
+                     f"the apex above the {layers:g} mm of layers")
+        return round(cap, 2)
+    top = p["arch_support_max_mm"]
+    if support < reach and support < top:
+        raised = round(min(reach, top), 2)
+        notes.append(f"arch_support_height_mm raised from {support:g} to {raised:g} mm = {said}"
+                     f" - {other:g} mm that other features raise the apex above the "
+                     f"{layers:g} mm of layers"
+                     + (f", at most the base's {top:g} mm" if reach > top else "")
+                     + ": the support reaches the foot")
+        return raised
+    return support
 
 
 def design_insole(foot: Foot, prescription: Prescription,
@@ -243,9 +304,13 @@ def design_insole(foot: Foot, prescription: Prescription,
     resolution_mm = check_resolution(resolution_mm)
     p = dict(prescription.parameters)
     check_parameters(p)
+    check_foot_length(load_base(prescription.base), foot.foot_length_mm)
     outline = insole_outline(foot.outline, foot.foot_length_mm, p["insole_length"],
                              p["toe_allowance_mm"])
-    notes: list[str] = []
+    if p["width_scale"] != 1.0:  # narrowed about the heel's midline (slim shoes)
+        outline = shapely.affinity.scale(outline, 1.0, p["width_scale"],
+                                         origin=(0.0, foot.landmarks["heel_centre"][1]))
+    notes: list[str] = list(prescription.notes)
     widest = round(RECESS_MAX_FRACTION * foot.heel_width_mm, 2)
     if p["heel_spur_relief"] and p["heel_recess_diameter_mm"] > widest:
         notes.append(f"heel_recess_diameter_mm reduced from {p['heel_recess_diameter_mm']:g} "
@@ -256,7 +321,7 @@ def design_insole(foot: Foot, prescription: Prescription,
                          resolution_mm, 0.0, ())
     support = float(p["arch_support_height_mm"])
     if foot.plantar is not None:
-        apex = foot.landmarks["arch_apex"]
+        apex = draft.landmarks["arch_apex"]
         apex_z, mid_z = draft.top(np.array([apex, draft.centreline_point(apex[0])]))
         fill = float(apex_z - mid_z)
         support = round(arch_support(support, fill, p["arch_tolerance_mm"]), 2)
@@ -266,17 +331,7 @@ def design_insole(foot: Foot, prescription: Prescription,
             f"towards the profile's {p['arch_support_height_mm']:g} mm, at most "
             f"arch_tolerance_mm = {p['arch_tolerance_mm']:g} into the arch")
     elif foot.sources.get("arch_height_mm", "").startswith(("given", "scan")):
-        apex = np.array([foot.landmarks["arch_apex"]])
-        floor = float(draft.top(apex)[0])
-        allowed = foot.plantar_arch_height_mm + p["arch_tolerance_mm"] - floor
-        if support > allowed:
-            capped = max(round(allowed, 2), 0.0)
-            notes.append(
-                f"arch_support_height_mm capped from {support:g} to {capped:g} mm: the foot's "
-                f"plantar arch height is about {foot.plantar_arch_height_mm:.1f} mm "
-                f"(navicular height {foot.arch_height_mm:g} mm - 24 mm), plus "
-                f"arch_tolerance_mm = {p['arch_tolerance_mm']:g}")
-            support = capped
+        support = _measured_arch_support(draft, support, notes)
     else:
         notes.append("arch height not measured: arch support not checked against the foot")
     return InsoleDesign(foot, prescription, p, outline, float(outline.bounds[2]),

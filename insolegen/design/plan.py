@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.spatial import Delaunay, cKDTree
 from shapely.geometry import Polygon
 
 from insolegen.core.errors import InsolegenError
 from insolegen.foot.outline import resample_ring
+from insolegen.geometry.nearest import nearest_within, pairs_within
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,18 @@ def _lattice_triangles(ok: np.ndarray) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _delaunay(points: np.ndarray) -> np.ndarray:
+    """(m, 3) indices into ``points`` (n, 2) of their Delaunay triangles.
+
+    Shewchuk's Triangle (exact predicates: collinear border runs make no flat
+    triangles); it imports in a millisecond, where ``scipy.spatial`` costs more
+    than making a whole insole.
+    """
+    import triangle
+
+    return np.asarray(triangle.triangulate({"vertices": points}, "Q")["triangles"], np.int64)
+
+
 def triangulate_plan(outline: Polygon, spacing_mm: float) -> PlanMesh:
     """Triangulate ``outline`` with edges of about ``spacing_mm``.
 
@@ -81,11 +93,11 @@ def triangulate_plan(outline: Polygon, spacing_mm: float) -> PlanMesh:
     shapely.prepare(deep)
     near_border = inside & ~shapely.contains_xy(deep, lattice[:, 0], lattice[:, 1])
     dist = np.where(inside, np.inf, -1.0)
-    near_dist, near = cKDTree(mid).query(lattice[near_border], k=3,
-                                         distance_upper_bound=3 * h)
-    border = np.minimum(near_dist[:, 0], cKDTree(ring).query(
-        lattice[near_border], distance_upper_bound=3 * h)[0])
-    clear = np.all(near_dist > 1.1 * np.append(half, 0.0)[near], axis=1)
+    probe = lattice[near_border]
+    q, s, d = pairs_within(mid, probe, 3 * h)
+    clear = np.ones(len(probe), bool)
+    clear[q[d <= 1.1 * half[s]]] = False  # inside (or on) a border segment's diametral circle
+    border = np.minimum(nearest_within(mid, probe, 3 * h), nearest_within(ring, probe, 3 * h))
     dist[near_border] = np.where(clear & (border > 0.55 * h), border, -1.0)
     kept = dist > 0
     core = dist >= h
@@ -93,7 +105,7 @@ def triangulate_plan(outline: Polygon, spacing_mm: float) -> PlanMesh:
     core_tris = _lattice_triangles(core.reshape(len(ys), len(xs)))
     band_idx = np.flatnonzero(kept & (dist < 2.2 * h))
     band_pts = np.vstack([ring, lattice[band_idx]])
-    tri = Delaunay(band_pts).simplices
+    tri = _delaunay(band_pts)
     corners = band_pts[tri]
     e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
     flat = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) < 1e-9 * h * h

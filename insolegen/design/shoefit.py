@@ -31,9 +31,10 @@ from shapely.geometry import Polygon, box
 from insolegen.core.errors import InputError
 from insolegen.design.additions import addition_height, check_additions
 from insolegen.design.model import InsoleDesign
-from insolegen.foot.outline import foot_outline, insole_outline
+from insolegen.foot.outline import foot_outline, insole_outline, resample_ring
 from insolegen.prescription.shoes import Shoe
 
+RECESSES = ("soft_plug", "kinetic_wedge", "first_ray_cutout")
 CONTACT_MARGIN_MM = 4.0  # the foot's outline less this is the area it stands on (lab convention)
 
 
@@ -129,27 +130,34 @@ class FittedDesign(InsoleDesign):
     board_floor_mm: float = 0.0   # the board's height at the device's front end
     shoe_fit: dict = dataclasses.field(default_factory=dict)
 
-    def bottom(self, xy: np.ndarray) -> np.ndarray:
-        """Bottom surface height (mm) at (n, 2) points: the shoe's insole board, its lowest
-        point under the device at 0."""
+    def board(self, xy: np.ndarray) -> np.ndarray:
+        """The shoe's insole board under (n, 2) points (mm), its lowest point under the
+        device at 0; 0 without a shoe."""
         xy = np.asarray(xy, dtype=float)
         if self.shoe is None:
             return np.zeros(len(xy))
         return self.shoe.board_height(xy[:, 0] + self.heel_offset_mm) - self.board_floor_mm
 
     def thickness(self, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
-        """The condition's surface plus the additions (mm above the bottom)."""
+        """The top as on a flat floor: the condition's surface plus the additions (mm)."""
         xy = np.asarray(xy, dtype=float)
         z = super().top(xy, with_recesses)
         if self.additions:
             z = z + addition_height(self, xy, self.additions if with_recesses else tuple(
-                a for a in self.additions if a[0] not in ("soft_plug", "kinetic_wedge",
-                                                          "first_ray_cutout")))
+                a for a in self.additions if a[0] not in RECESSES))
         return z
 
     def top(self, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
         xy = np.asarray(xy, dtype=float)
-        return self.thickness(xy, with_recesses) + self.bottom(xy)
+        return self.thickness(xy, with_recesses) + self.board(xy)
+
+    def bottom(self, xy: np.ndarray, z_top: np.ndarray | None = None) -> np.ndarray:
+        """The base's bottom (flat, or a shell's) for the top as on a flat floor, laid on
+        the shoe's insole board (mm)."""
+        xy = np.asarray(xy, dtype=float)
+        board = self.board(xy)
+        flat_top = self.thickness(xy) if z_top is None else np.asarray(z_top) - board
+        return super().bottom(xy, flat_top) + board
 
     @property
     def seat_exclusions(self) -> tuple[tuple[float, float, float], ...]:
@@ -183,7 +191,8 @@ def fit_design(design: InsoleDesign, shoe: Shoe | None, additions: tuple = ()
         shoe = shoe.sized(foot.foot_length_mm, foot.ball_width_mm, foot.heel_width_mm)
         outline, offset, report = shape_to_shoe(design, shoe)
         base.update(outline=outline, insole_length_mm=float(outline.bounds[2]))
-        floor = float(shoe.board_height(outline.bounds[2] + offset))
+        front = float(resample_ring(outline, design.resolution_mm)[:, 0].max())
+        floor = float(shoe.board_height(front + offset))  # the plan's frontmost vertex
         extra = {"shoe": shoe, "heel_offset_mm": round(offset, 4), "board_floor_mm": floor,
                  "shoe_fit": report}
         deepest = max((p["depth_mm"] for p in report["trimmed"]), default=0.0)

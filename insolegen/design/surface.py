@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 from shapely.geometry import Polygon
 
 from insolegen.design.contact import contact_height
 from insolegen.geometry.inspection import SEAT_RADIUS
+from insolegen.geometry.nearest import nearest_within
 from insolegen.foot.outline import resample_ring, width_profile
 
 HEEL_CUP_BAND = 0.26     # heel cup wall width, fraction of heel width
@@ -48,7 +48,7 @@ class Plan:
     xs: np.ndarray          # stations along X
     y_lat: np.ndarray       # lateral border (min y) at each station
     y_med: np.ndarray       # medial border (max y) at each station
-    edge_tree: cKDTree      # dense samples of the border, for distance to edge
+    edge_samples: np.ndarray  # (k, 2) the border every 0.5 mm, for distance to edge
     length_mm: float
 
     @classmethod
@@ -56,7 +56,7 @@ class Plan:
         length = outline.bounds[2]
         xs = np.linspace(0.0, length, 1201)
         y_lat, y_med = width_profile(outline, xs)
-        return cls(xs, y_lat, y_med, cKDTree(resample_ring(outline, 0.5)), length)
+        return cls(xs, y_lat, y_med, resample_ring(outline, 0.5), length)
 
     def borders(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lateral and medial border y at each x (mm)."""
@@ -69,7 +69,7 @@ class Plan:
 
     def edge_distance(self, xy: np.ndarray, limit_mm: float) -> np.ndarray:
         """Distance (mm) from each (n, 2) point to the outline's border; inf past ``limit_mm``."""
-        return self.edge_tree.query(xy, distance_upper_bound=limit_mm)[0]
+        return nearest_within(self.edge_samples, xy, limit_mm)
 
 
 def _post(angle_deg: float, y: np.ndarray, lat: np.ndarray | float,
@@ -144,7 +144,7 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True) -> np.
     if p["met_pad"]:
         px, py = d.met_pad_centre
         dx = x - px
-        ax_len = np.where(dx >= 0, 0.045 * L, 0.09 * L)
+        ax_len = np.where(dx >= 0, max(d.met_pad_offset_mm, 1.0), 0.09 * L)  # ends at mth2
         ay_len = 0.05 * L * (1.0 - 0.4 * np.clip(-dx / (0.09 * L), 0, 1))
         r2 = (dx / ax_len) ** 2 + ((y - py) / ay_len) ** 2
         z += p["met_pad_height_mm"] * np.where(r2 < 1.0, (1.0 - r2) ** 2, 0.0)

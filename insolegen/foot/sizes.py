@@ -26,7 +26,7 @@ SYSTEMS: dict[str, tuple[float, float, float, float, tuple[str, ...]]] = {
     "Mondopoint": (1.0, 0.0, 150.0, 350.0, ("mondo", "mondopoint", "mp")),
     "EU": (20.0 / 3.0, -15.0, 25.0, 54.0, ("eu", "eur", "fr")),
     "UK": (_UK_SLOPE, _UK_OFFSET, 0.0, 16.0, ("uk",)),
-    "US-M": (_UK_SLOPE, _UK_OFFSET - _UK_SLOPE, 1.0, 17.0, ("us-m", "usm", "us-men", "us")),
+    "US-M": (_UK_SLOPE, _UK_OFFSET - _UK_SLOPE, 1.0, 17.0, ("us-m", "usm", "us-men")),
     "US-W": (_UK_SLOPE, _UK_OFFSET - 2.5 * _UK_SLOPE, 2.5, 18.5, ("us-w", "usw", "us-women")),
 }
 _ALIASES = {alias: name for name, row in SYSTEMS.items() for alias in row[4]}
@@ -44,6 +44,10 @@ def parse_shoe_size(text: str) -> tuple[str, float]:
     if not isinstance(text, str) or not text.isascii():
         raise InputError(f"shoe_size = {text!r}: expected {accepted()}")
     match = _PATTERN.match(text)
+    if match and match.group(1).lower() == "us":  # men's and women's differ by 1.5 sizes (12.7 mm)
+        raise InputError(f"shoe_size = {text!r}: say US-M {match.group(2)} (men's) or "
+                         f"US-W {match.group(2)} (women's): a US size alone is ambiguous, "
+                         f"the same number is 12.7 mm longer in men's sizes")
     if not match or match.group(1).lower() not in _ALIASES:
         raise InputError(f"shoe_size = {text!r}: expected {accepted()}")
     system = _ALIASES[match.group(1).lower()]

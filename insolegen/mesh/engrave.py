@@ -2,7 +2,8 @@
 
 The text (DejaVu Sans Bold outlines from matplotlib, as shapely polygons) is
 placed in an area that bears no load: under the arch on the medial half of
-the midfoot, or under the front of a 3/4-length insole. It is mirrored so
+the midfoot, or under the front of a 3/4-length insole; on a shell, whose
+bottom is on the floor only under the rearfoot post, under the post. It is mirrored so
 that it reads right when the part is turned over, and placed only where
 the material left above the recess is at least ``keep_mm``.
 
@@ -84,7 +85,9 @@ def region(design, side: str) -> Polygon:
     """Where text may go on the ``side`` insole's bottom (output frame, mm)."""
     L = design.foot_length_mm
     inner = design.outline.buffer(-EDGE_MARGIN_MM)
-    if design.params["insole_length"] == "three_quarter":
+    if design.params["shell"]:  # only the rearfoot post rests on the floor: text under it
+        area = inner.intersection(box(EDGE_MARGIN_MM, -1e3, design.post_end_mm - 2.0, 1e3))
+    elif design.params["insole_length"] == "three_quarter":
         front = design.insole_length_mm - 12.0 - EDGE_MARGIN_MM  # before the toe feather
         area = inner.intersection(box(0.45 * L, -1e3, front, 1e3))
     else:  # medial half of the midfoot, between heel cup and metatarsal heads

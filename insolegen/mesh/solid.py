@@ -1,8 +1,10 @@
 """From a design to one closed solid: top and bottom over the design's plan, side walls.
 
-Top vertices are lifted to z_top, bottom ones stay at z = 0, and the walls
-share the border vertices of both: the solid is closed by construction
-whatever the heights, as long as z_top > 0.
+Both surfaces are height fields over the same plan triangulation: top
+vertices at z_top, bottom ones at z_bottom (0 where the part rests on the
+floor, higher under a shell's hollow arch), and the walls share the border
+vertices of both: the solid is closed by construction whatever the
+heights, as long as z_top > z_bottom >= 0.
 """
 
 from __future__ import annotations
@@ -35,15 +37,14 @@ class Solid:
 
 
 def extrude(plan: PlanMesh, z_top: np.ndarray, z_bottom: np.ndarray | None = None) -> Solid:
-    """Close the plan into a solid between ``z_bottom`` (n,) (default z = 0; its lowest
-    point is set on z = 0) and ``z_top`` (n,) (mm)."""
-    if z_bottom is not None:
-        floor = float(np.min(z_bottom))
-        z_top, z_bottom = z_top - floor, z_bottom - floor
-    else:
-        z_bottom = 0.0
-    if np.any(~np.isfinite(z_top)) or np.any(z_top <= z_bottom):
+    """Close the plan into a solid between ``z_bottom`` (n,) (mm, default 0: a flat
+    bottom) and ``z_top`` (n,) (mm)."""
+    z_bottom = np.zeros(len(plan.points)) if z_bottom is None else np.asarray(z_bottom, float)
+    if np.any(~np.isfinite(z_top)) or np.any(~np.isfinite(z_bottom)) \
+            or np.any(z_top <= z_bottom):
         raise InsolegenError("top surface at or below the bottom: cannot close the solid")
+    if np.any(z_bottom < 0):
+        raise InsolegenError("bottom surface below the floor (z < 0): cannot close the solid")
     n = len(plan.points)
     vertices = np.empty((2 * n, 3))
     vertices[:n, :2] = plan.points
@@ -64,7 +65,6 @@ def build_insole(design, side: str = "right") -> Solid:
     a lattice builder would start from this solid's surfaces.
     """
     plan = triangulate_plan(design.outline, design.resolution_mm)
-    bottom = getattr(design, "bottom", None)  # a shoe's insole board (design.shoefit)
-    solid = extrude(plan, design.top(plan.points),
-                    None if bottom is None else bottom(plan.points))
+    z_top = design.top(plan.points)
+    solid = extrude(plan, z_top, design.bottom(plan.points, z_top))
     return solid if side == "right" else solid.mirrored()

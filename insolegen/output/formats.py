@@ -20,7 +20,6 @@ import re
 import zipfile
 from dataclasses import dataclass
 from xml.etree import ElementTree
-from xml.sax.saxutils import quoteattr
 
 import numpy as np
 from stl.mesh import Mesh
@@ -96,6 +95,7 @@ def plate_offsets(solids: dict[str, Solid], gap_mm: float = PLATE_GAP_MM
 def threemf(solids: dict[str, Solid], order_id: str, title: str) -> bytes:
     """3MF package (unit millimetre) with one named object per side, ``<id> left|right``,
     placed side by side by build-item translations (:func:`plate_offsets`)."""
+    from xml.sax.saxutils import quoteattr  # urllib comes with it: only when a 3MF is made
     offsets = plate_offsets(solids)
     objects, items = [], []
     for number, side in enumerate(s for s in ("left", "right") if s in solids):

@@ -14,6 +14,7 @@ import io
 
 import numpy as np
 
+from insolegen.core.numbers import fmt
 from insolegen.geometry.inspection import _top as top_surface  # faces that look up
 from insolegen.mesh.solid import Solid
 
@@ -41,7 +42,7 @@ def conditions_title(design) -> str:
 def title(order_id: str, design) -> str:
     """``order id - conditions - foot and insole length``."""
     return (f"Order {order_id}  |  {conditions_title(design)}  |  "
-            f"foot {design.foot_length_mm:g} mm, insole {design.insole_length_mm:.0f} mm "
+            f"foot {fmt(design.foot_length_mm)} mm, insole {fmt(design.insole_length_mm)} mm "
             f"({design.params['insole_length']})")
 
 
@@ -142,7 +143,7 @@ def summary_lines(design, measured: dict) -> list[str]:
     p = design.params
     return [f"heel cup {measured['heel_cup_depth_mm']:.1f} mm",
             f"arch {measured['arch_height_mm']:.1f} mm",
-            f"rearfoot post {measured['rearfoot_tilt_deg']:+.1f} deg",
+            f"rearfoot post {fmt(measured['rearfoot_tilt_deg'], sign=True)} deg",
             f"forefoot post {p['forefoot_post_deg']:+g} deg",
             f"heel seat {measured['heel_seat_height_mm']:.1f} mm thick",
             f"thinnest {measured['min_thickness_mm']:.1f} mm",

@@ -16,7 +16,8 @@ import textwrap
 import numpy as np
 
 from insolegen import __version__
-from insolegen.prescription.parameters import PARAMS
+from insolegen.foot.sizes import size_label
+from insolegen.prescription.parameters import ALL_PARAMS
 from insolegen.output.preview import conditions_title
 from insolegen.prescription.materials import Material
 
@@ -48,7 +49,13 @@ def _table(ax, rows: list[list[str]], widths: list[float], header: list[str] | N
     table.auto_set_font_size(False)
     table.set_fontsize(size)
     table.scale(1.0, 1.25)
-    for (r, _), cell in table.get_celld().items():
+    cells = table.get_celld()
+    for r in {r for r, _ in cells}:  # a wrapped cell makes its whole row taller, never cut
+        lines = max(cells[r, c].get_text().get_text().count("\n") + 1 for _, c in
+                    [k for k in cells if k[0] == r])
+        for c in {c for rr, c in cells if rr == r}:
+            cells[r, c].set_height(cells[r, c].get_height() * lines)
+    for (r, _), cell in cells.items():
         cell.set_edgecolor("0.8")
         if header and r == 0:
             cell.set_text_props(fontweight="bold")
@@ -80,8 +87,7 @@ def pdf(order, design, measured: dict[str, dict], mat: Material, preview_png: by
         img.imshow(imread(io.BytesIO(preview_png), format="png"), interpolation="lanczos")
         img.axis("off")
 
-        foot_rows = [[name, f"{value:g} mm",
-                      textwrap.shorten(foot.sources.get(key, ""), 30, placeholder="...")]
+        foot_rows = [[name, f"{value:.1f} mm", textwrap.fill(foot.sources.get(key, ""), 34)]
                      for name, key, value in (
                          ("foot length", "foot_length_mm", foot.foot_length_mm),
                          ("ball width", "ball_width_mm", foot.ball_width_mm),
@@ -89,7 +95,10 @@ def pdf(order, design, measured: dict[str, dict], mat: Material, preview_png: by
                          ("navicular height", "arch_height_mm", foot.arch_height_mm))]
         foot_rows.append(["insole length", f"{design.insole_length_mm:.1f} mm",
                           design.params["insole_length"]])
-        _table(fig.add_axes((0.04, 0.41, 0.46, 0.12)), foot_rows, [0.32, 0.2, 0.48],
+        shoe = order.measurements.shoe_size if order.measurements is not None else None
+        foot_rows.append(["shoe size", size_label(foot.foot_length_mm, shoe),
+                          "as ordered" if shoe else "EU, from the foot length"])
+        _table(fig.add_axes((0.04, 0.41, 0.46, 0.12)), foot_rows, [0.3, 0.18, 0.52],
                ["foot", "", "source"], size=7.0)
 
         made = []
@@ -121,6 +130,11 @@ def pdf(order, design, measured: dict[str, dict], mat: Material, preview_png: by
             y -= 0.018
             fig.text(0.07, y, name, fontsize=7.5, va="top")
             fig.text(0.30, y, digest, fontsize=6.8, va="top", family="monospace")
+        y -= 0.018
+        fig.text(0.07, y, f"{order.order_id}_ticket.pdf, {order.order_id}.json", fontsize=7.5,
+                 va="top")
+        fig.text(0.30, y, "this ticket, and the report: it holds every file's SHA-256, this "
+                 "ticket's too", fontsize=6.8, va="top")
 
         y -= 0.05
         for i, label in enumerate(("printed by", "date", "checked by", "date")):
@@ -138,9 +152,9 @@ def pdf(order, design, measured: dict[str, dict], mat: Material, preview_png: by
         for i, (key, value) in enumerate(design.params.items()):
             shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" \
                 if isinstance(value, float) else str(value)
-            doc = PARAMS[key].doc if key in PARAMS else ""
+            doc = ALL_PARAMS[key].doc if key in ALL_PARAMS else ""
             rows.append([key + (" *" if key in overrides else ""), shown, _unit(key),
-                         textwrap.shorten(doc, 64, placeholder="...")])
+                         textwrap.fill(doc, 60)])
             if key in overrides:
                 bold.append(i)
         _table(fig.add_axes((0.04, 0.12, 0.92, 0.82)), rows, [0.31, 0.08, 0.13, 0.48],

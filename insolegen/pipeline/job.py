@@ -69,7 +69,8 @@ def design_for(order: Order, foot: Foot | None = None) -> InsoleDesign:
     additions (:mod:`insolegen.design.shoefit`); ``foot`` stands in for the order's own."""
     from insolegen.design.shoefit import fit_design
     design = design_insole(foot_for(order) if foot is None else foot,
-                           prescribe(order.conditions, order.overrides), order.resolution_mm)
+                           prescribe(order.conditions, order.overrides, order.base),
+                           order.resolution_mm)
     return fit_design(design, order.shoe, order.additions)
 
 

@@ -15,6 +15,7 @@ from insolegen.core.errors import InputError, shown
 from insolegen.output.files import safe_id
 from insolegen.foot.measurements import Measurements
 from insolegen.prescription.parameters import lookup
+from insolegen.prescription.bases import DEFAULT_BASE, load_base
 from insolegen.prescription.profiles import parse_conditions
 from insolegen.prescription.shoes import Shoe, parse_shoe
 
@@ -24,7 +25,7 @@ MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_
 SCAN_FIELDS = ("scan_units", "side_from_scan")
 MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm")
 SHOE_FIELDS = ("shoe", "additions")  # the shoe it must fit (not shoe_size: the foot's size)
-KNOWN_FIELDS = ("order_id", "side", "conditions", "shoe_size", "scan", "formats", "set",
+KNOWN_FIELDS = ("order_id", "side", "base", "conditions", "shoe_size", "scan", "formats", "set",
                 "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *MAKING_FIELDS,
                 *SHOE_FIELDS)
 _FLAGS = {"true": True, "yes": True, "1": True, "on": True,
@@ -48,6 +49,7 @@ class Order:
     material: str = "pa12"
     engrave: bool = False
     engrave_depth_mm: float = 0.6
+    base: str = DEFAULT_BASE
     shoe: Shoe | None = None          # the shoe it goes into (insolegen.prescription.shoes)
     additions: tuple = ()             # (name, params) pairs (insolegen.design.additions)
 
@@ -98,6 +100,7 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
         raise InputError(f"conditions = {shown(data['conditions'])}: give one or more "
                          "condition names")
     conditions = parse_conditions(names)
+    base = load_base(DEFAULT_BASE if _blank(data.get("base")) else data["base"]).name
 
     overrides: dict[str, object] = {}
     raw_set = data.get("set") or {}
@@ -153,7 +156,7 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
 
     from insolegen.design.model import check_parameters
     from insolegen.prescription.profiles import prescribe
-    params = prescribe(conditions, overrides).parameters
+    params = prescribe(conditions, overrides, base).parameters
     check_parameters(params)
     making = _making(data, params)
     shoe = None if _blank(data.get("shoe")) else parse_shoe(data["shoe"], base_dir)
@@ -165,7 +168,8 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
         from insolegen.design.additions import parse_additions
         additions = parse_additions(data["additions"])
     return Order(order_id, side, conditions, measurements, scan, overrides, resolution,
-                 tuple(dict.fromkeys(fmts)), options, **making, shoe=shoe, additions=additions)
+                 tuple(dict.fromkeys(fmts)), options, **making, base=base, shoe=shoe,
+                 additions=additions)
 
 
 def _flag(data: dict, key: str) -> bool:
@@ -199,6 +203,9 @@ def _making(data: dict, params: dict) -> dict:
         if not low <= depth <= high:
             raise InputError(f"engrave_depth_mm = {data['engrave_depth_mm']!r}: out of range, "
                              f"expected {accepted}")
+        if not _flag(data, "engrave"):
+            raise InputError(f"engrave_depth_mm = {data['engrave_depth_mm']!r}: only with "
+                             f"engrave (--engrave): nothing would be engraved")
     return {"ascii_stl": _flag(data, "ascii_stl"), "material": mat.name,
             "engrave": _flag(data, "engrave"), "engrave_depth_mm": depth}
 

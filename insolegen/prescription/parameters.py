@@ -39,6 +39,7 @@ class Param:
     doc: str
     choices: tuple[str, ...] = ()
     feature: str | None = None  # the on/off flag this value belongs to
+    default: float | bool | str | None = None  # construction keys: the value when a base omits it
 
     def accepted(self) -> str:
         """Human description of the accepted values."""
@@ -47,6 +48,14 @@ class Param:
         if self.choices:
             return "one of " + ", ".join(self.choices)
         return f"a number from {self.low:g} to {self.high:g}"
+
+    def range_text(self) -> str:
+        """The accepted values in a few characters: ``0-30``, ``true|false``, ``full|sulcus``."""
+        if self.kind is bool:
+            return "true|false"
+        if self.choices:
+            return "|".join(self.choices)
+        return f"{self.low:g}-{self.high:g}"
 
     def coerce(self, value: object, where: str = "") -> float | bool | str:
         """Check ``value`` against type and range; return it in canonical form."""
@@ -96,8 +105,6 @@ PARAMS: dict[str, Param] = {p.name: p for p in [
        "Kirby medial heel skive: extra height at the medial edge of the heel seat."),
     _p("met_pad", None, None, "or", "Metatarsal pad on or off.", kind=bool),
     _p("met_pad_height_mm", 0.0, 8.0, "max", "Metatarsal pad peak height.", feature="met_pad"),
-    _p("met_pad_position_frac", 0.55, 0.66, "first",
-       "Pad peak as a fraction of foot length: behind the metatarsal heads.", feature="met_pad"),
     _p("heel_spur_relief", None, None, "or",
        "Heel spur relief / cushion recess under the medial calcaneal tubercle on or off.", kind=bool),
     _p("heel_recess_depth_mm", 0.0, 6.0, "max", "Recess depth at its centre.",
@@ -119,15 +126,50 @@ PARAMS: dict[str, Param] = {p.name: p for p in [
 ]}
 
 REQUIRED = tuple(PARAMS)
+COVER_MATERIALS = ("eva", "foam", "tpu", "pu")
+# The foot profile and base values are written for (ANSUR II median-like adult: heel width
+# 0.269 of foot length, insolegen.foot.measurements); they scale from it (design.scaling).
+REFERENCE_FOOT_MM = 265.0
+REFERENCE_HEEL_WIDTH_MM = 71.3
+
+
+def _c(name, low, high, default, doc, kind=float, choices=()) -> Param:
+    return Param(name, kind, low, high, "first", doc, tuple(choices), None, default)
+
+
+# Construction: set by the base (insolegen.prescription.bases), never by a condition; the
+# defaults are the casual base's. Lengths are for the reference foot (REFERENCE_FOOT_MM).
+CONSTRUCTION: dict[str, Param] = {p.name: p for p in [
+    _c("shell", None, None, False,
+       "A shell: the bottom follows the top base_thickness_mm + top_cover_thickness_mm below "
+       "it, hollow under the arch, on the floor only at the rearfoot post and the anterior "
+       "edge.", kind=bool),
+    _c("post_length_mm", 20.0, 120.0, 60.0,
+       "Shell bases: the rearfoot post runs from the heel this far forward, then blends "
+       "into the shell (reference foot)."),
+    _c("rim_thickness_mm", 1.0, 6.0, 2.5, "Flat, rounded top of every rim (no knife edges)."),
+    _c("heel_cup_min_mm", 0.0, 30.0, 0.0, "Shallowest heel cup the base is made with."),
+    _c("heel_cup_max_mm", 0.0, 30.0, 30.0, "Deepest heel cup the base is made with."),
+    _c("arch_support_max_mm", 0.0, 25.0, 25.0, "Highest arch support the base is made with."),
+    _c("width_scale", 0.8, 1.0, 1.0, "Outline narrowed to this fraction of the foot's width "
+       "(slim shoes)."),
+    _c("posting", None, None, True, "Posts and skives allowed (false: accommodative base; a "
+       "condition that posts is refused).", kind=bool),
+    _c("met_pad_offset_mm", 0.0, 20.0, 7.0,
+       "Metatarsal pad peak this far proximal to the 2nd-3rd metatarsal heads."),
+    _c("cover_material", None, None, "eva", "Top cover material: its own body in the 3MF.",
+       kind=str, choices=COVER_MATERIALS),
+]}
+ALL_PARAMS: dict[str, Param] = {**PARAMS, **CONSTRUCTION}
 
 
 def lookup(name: str, where: str = "") -> Param:
     """Return the parameter called ``name``, suggesting the nearest on a typo."""
     try:
-        return PARAMS[name]
+        return ALL_PARAMS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, PARAMS, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(PARAMS)}"
+        close = difflib.get_close_matches(name, ALL_PARAMS, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(ALL_PARAMS)}"
         raise InputError(f"{where}{shown(name)}: unknown parameter; {hint}") from None
 
 

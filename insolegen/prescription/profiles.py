@@ -9,17 +9,14 @@ per-order overrides are laid on top last.
 
 from __future__ import annotations
 
-import difflib
 import functools
-import os
-import stat
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from insolegen.core.errors import InputError, ProfileError, shown
+from insolegen.prescription.bases import DEFAULT_BASE, apply_base, load_base
 from insolegen.prescription.parameters import INSOLE_LENGTHS, PARAMS, lookup
+from insolegen.prescription.tomlfile import folders, read_toml
 
 ALIASES = {
     "pes_planus": "flat_feet", "fallen_arches": "flat_feet", "flat_foot": "flat_feet",
@@ -53,37 +50,27 @@ class Prescription:
     parameters: dict[str, Value]
     overrides: dict[str, Value]
     sources: tuple[str, ...]
+    base: str = DEFAULT_BASE
+    notes: tuple[str, ...] = ()  # where the base changed a condition's value (see bases)
 
     def __getitem__(self, key: str) -> Value:
         return self.parameters[key]
 
     def to_json(self) -> dict:
         """Plain JSON-able dict."""
-        return {"conditions": list(self.conditions), "parameters": dict(self.parameters),
-                "overrides": dict(self.overrides), "sources": list(self.sources)}
+        return {"base": self.base, "conditions": list(self.conditions),
+                "parameters": dict(self.parameters), "overrides": dict(self.overrides),
+                "sources": list(self.sources), "notes": list(self.notes)}
 
 
 PROFILE_DIR_ENV = "INSOLEGEN_PROFILES"
 TOP_KEYS = ("title", "sources", "parameters")
-MAX_PROFILE_BYTES = 1 << 20   # a profile is a few hundred bytes
 MAX_NAME_CHARS = 64           # condition names; longer ones never touch the file system
-
-
-@functools.cache
-def _builtin_dir() -> Path:
-    return Path(str(resources.files("insolegen.profile_data")))
 
 
 def _profile_dirs() -> list[Path]:
     """Where profiles are looked up: ``$INSOLEGEN_PROFILES`` first (a lab's own), then built-ins."""
-    dirs = [_builtin_dir()]
-    extra = os.environ.get(PROFILE_DIR_ENV)
-    if extra:
-        folder = Path(extra)
-        if not folder.is_dir():
-            raise ProfileError(f"{PROFILE_DIR_ENV} = {extra!r}: not a folder of profile files")
-        dirs.insert(0, folder)
-    return dirs
+    return folders("insolegen.profile_data", PROFILE_DIR_ENV, "profile")
 
 
 def available() -> tuple[str, ...]:
@@ -101,27 +88,7 @@ def load_profile_file(path: Path) -> Profile:
     """Read and validate one profile file; errors name the file and the key."""
     path = Path(path)
     where = f"profile {path}: "
-    try:
-        info = path.stat()  # before opening: opening a FIFO would block
-        if not stat.S_ISREG(info.st_mode):
-            raise ProfileError(f"{where}not a regular file")
-        if info.st_size > MAX_PROFILE_BYTES:
-            raise ProfileError(f"{where}{info.st_size} bytes, more than the "
-                               f"{MAX_PROFILE_BYTES} a profile may have")
-        text = path.read_text(encoding="utf-8-sig")  # -sig: Notepad's byte order mark
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        last = f"(at line {max(len(text.splitlines()), 1)}, the end of the file)"
-        raise ProfileError(f"{where}TOML syntax error: "
-                           f"{str(exc).replace('(at end of document)', last)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{where}cannot be read: {exc}") from None
-    for key in data:
-        if key not in TOP_KEYS:
-            close = difflib.get_close_matches(key, TOP_KEYS, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ProfileError(f"{where}{key!r}: unknown key; {hint}known: "
-                               f"{', '.join(TOP_KEYS)}")
+    data = read_toml(path, where, TOP_KEYS)
     params = data.get("parameters")
     if not isinstance(params, dict):
         raise ProfileError(f"{where}missing the [parameters] table")
@@ -131,6 +98,8 @@ def load_profile_file(path: Path) -> Profile:
             lookup(key)
         except InputError as exc:
             raise ProfileError(f"{where}[parameters] {exc}") from None
+        raise ProfileError(f"{where}[parameters] {key}: set by the base (the device's "
+                           f"construction), not by a condition; see 'insolegen bases'")
     missing = [k for k in PARAMS if k not in params]
     if missing:
         raise ProfileError(f"{where}[parameters] missing key(s): {', '.join(missing)}")
@@ -210,20 +179,22 @@ def combine(profiles: list[Profile]) -> dict[str, Value]:
 
 
 def prescribe(conditions: str | list[str] | tuple[str, ...],
-              overrides: dict[str, object] | None = None) -> Prescription:
-    """Resolve conditions and overrides into a validated :class:`Prescription`."""
+              overrides: dict[str, object] | None = None,
+              base: str = DEFAULT_BASE) -> Prescription:
+    """Resolve conditions on a base, overrides on top, into a validated :class:`Prescription`
+    (the rules: :mod:`insolegen.prescription.bases`)."""
     names = parse_conditions(conditions)
+    made_on = load_base(base)
     profiles = [load_profile(n) for n in names]
-    params = combine(profiles)
     checked: dict[str, Value] = {}
     for key, value in (overrides or {}).items():
         param = lookup(key, "--set ")
         checked[param.name] = param.coerce(value, "--set ")
-    params.update(checked)
+    params, notes = apply_base(made_on, combine(profiles), names, checked)
     for key in checked:
-        flag = PARAMS[key].feature
+        flag = PARAMS[key].feature if key in PARAMS else None
         if flag and not params[flag]:
             raise InputError(f"--set {key}: has no effect while {flag} is false; "
                              f"also set {flag}=true")
-    sources = tuple(dict.fromkeys(s for p in profiles for s in p.sources))
-    return Prescription(names, params, checked, sources)
+    sources = tuple(dict.fromkeys([*made_on.sources, *(s for p in profiles for s in p.sources)]))
+    return Prescription(names, params, checked, sources, made_on.name, notes)

@@ -161,7 +161,6 @@ def test_set_must_be_a_mapping(value):
     (["met_pad_height_mm=5"], "neutral", ["met_pad_height_mm", "met_pad=true"]),
     (["heel_recess_diameter_mm=20"], "neutral", ["heel_recess_diameter_mm",
                                                   "heel_spur_relief=true"]),
-    (["met_pad=false", "met_pad_position_frac=0.6"], "high_arches", ["met_pad_position_frac"]),
 ])
 def test_cross_checks_refuse_combinations_no_single_range_can(cli, tmp_path, sets, condition,
                                                                needles):

@@ -15,8 +15,9 @@ import pytest
 from insolegen.core.errors import InputError, ProfileError
 from insolegen.pipeline.order import order_from_mapping
 from insolegen.prescription.parameters import PARAMS
-from insolegen.prescription.profiles import (MAX_NAME_CHARS, MAX_PROFILE_BYTES, load_profile,
-                                load_profile_file, parse_conditions)
+from insolegen.prescription.profiles import (MAX_NAME_CHARS, load_profile, load_profile_file,
+                                             parse_conditions)
+from insolegen.prescription.tomlfile import MAX_PROFILE_BYTES
 
 from ._util import ROOT, assert_clean_error, listing, run_cli
 

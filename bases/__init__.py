@@ -1,0 +1,1 @@
+"""Device bases (styles), installed as the data package ``insolegen.base_data``."""
