@@ -275,9 +275,10 @@ def parse_additions(specs: object) -> tuple[tuple[str, dict], ...]:
     """A list of specs (or one string, additions separated by ``;``), checked against
     each other (see the module's rules)."""
     if isinstance(specs, str):
-        specs = [s for s in specs.split(";") if s.strip()]
-    if not isinstance(specs, (list, tuple)):
+        specs = [specs]
+    if not isinstance(specs, (list, tuple)) or not all(isinstance(s, str) for s in specs):
         raise InputError(f"additions = {shown(specs)}: expected a list of NAME[:key=value,...]")
+    specs = [s for spec in specs for s in spec.split(";") if s.strip()]
     parsed = tuple(parse_addition(s) for s in specs)
     names = [n for n, _ in parsed]
     for n in names:
