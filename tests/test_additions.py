@@ -165,3 +165,25 @@ def test_bad_additions_are_refused_at_the_door(specs, message):
 def test_rules_that_need_the_design_are_refused(fields, message):
     with pytest.raises(InputError, match=message):
         render(_order(**fields))
+
+
+def test_soft_plug_is_a_separate_body_filling_its_recess_in_the_3mf(tmp_path, plain):
+    base_design, base_mesh = plain
+    spec = "soft_plug:at=mth1,depth_mm=2,diameter_mm=18"
+    result = generate(_order(spec, formats="stl,3mf"), tmp_path)
+    scene = trimesh.load(str(tmp_path / "a.3mf"))
+    names = sorted(scene.geometry)
+    assert any(n.endswith("soft plug at mth1") for n in names), names
+    plug = next(g for n, g in scene.geometry.items() if "right soft plug" in n)
+    assert plug.is_watertight and plug.is_winding_consistent
+    assert plug.volume == pytest.approx(np.pi * 9.0 ** 2 * 2.0, rel=0.03)
+    # Set in its recess (both in the insole's own frame) it is flush with the surface.
+    insole = load(tmp_path / "a_right.stl")
+    centre = np.array([result.design.landmarks["mth1"]])
+    top_before = highest_z(base_mesh.triangles, centre)[0]
+    floor = highest_z(insole.triangles, centre)[0]
+    assert top_before - floor == pytest.approx(2.0, abs=0.1)
+    pv = plug.vertices
+    assert pv[:, 2].max() - pv[:, 2].min() == pytest.approx(2.0, abs=0.2)
+    assert np.hypot(*(plug.bounds.mean(axis=0)[:2] - centre[0])) < 0.5  # at its landmark
+    assert plug.bounds[1][0] - plug.bounds[0][0] == pytest.approx(18.0, abs=0.2)

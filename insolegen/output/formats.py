@@ -92,16 +92,23 @@ def plate_offsets(solids: dict[str, Solid], gap_mm: float = PLATE_GAP_MM
     return offsets
 
 
-def threemf(solids: dict[str, Solid], order_id: str, title: str) -> bytes:
+def threemf(solids: dict[str, Solid], order_id: str, title: str,
+            inserts: dict[str, list[tuple[str, Solid]]] | None = None) -> bytes:
     """3MF package (unit millimetre) with one named object per side, ``<id> left|right``,
-    placed side by side by build-item translations (:func:`plate_offsets`)."""
+    placed side by side by build-item translations (:func:`plate_offsets`). ``inserts``:
+    per side, separate bodies (e.g. soft plugs) named ``<id> <side> <label>``, placed with
+    their side, where they sit in it."""
     from xml.sax.saxutils import quoteattr  # urllib comes with it: only when a 3MF is made
     offsets = plate_offsets(solids)
     objects, items = [], []
-    for number, side in enumerate(s for s in ("left", "right") if s in solids):
-        vertices, faces = indexed(solids[side])
+    bodies = [(side, f"{order_id} {side}", solids[side])
+              for side in ("left", "right") if side in solids]
+    bodies += [(side, f"{order_id} {side} {label}", solid)
+               for side, _, _ in list(bodies) for label, solid in (inserts or {}).get(side, ())]
+    for number, (side, name, solid) in enumerate(bodies):
+        vertices, faces = indexed(solid)
         objects.append(
-            f' <object id="{number + 1}" type="model" name={quoteattr(f"{order_id} {side}")}>'
+            f' <object id="{number + 1}" type="model" name={quoteattr(name)}>'
             "<mesh><vertices>\n"
             + _numbers('<vertex x="%.9g" y="%.9g" z="%.9g"/>\n', vertices)
             + "</vertices><triangles>\n"
