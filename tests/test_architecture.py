@@ -30,8 +30,9 @@ ALLOWED: dict[str, set[str]] = {
     "check": {"core", "geometry", "foot", "prescription", "design", "mesh", "output"},
     "pipeline": {"core", "geometry", "foot", "scan", "prescription", "design", "mesh",
                  "output", "check"},
+    "plates": {"core", "geometry", "foot", "prescription", "mesh", "output", "check"},
     "batch": {"core", "geometry", "foot", "scan", "prescription", "design", "mesh",
-              "output", "check", "pipeline"},
+              "output", "check", "pipeline", "plates"},
 }
 FRONT_DOORS = {"cli", "web"}
 TOP_LEVEL_FILES = {"__init__.py", "__main__.py"}

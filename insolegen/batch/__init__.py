@@ -1,6 +1,6 @@
 """Many orders: the orders file, validation, the process pool or Dask workers, the output folder and manifest.
 
-May import: pipeline and every stage below it.
+May import: pipeline and every stage below it, and plates.
 """
 
 from __future__ import annotations

@@ -198,8 +198,10 @@ class Validator:
     """
 
     def __init__(self, base_dir: Path | None, source: str = "orders",
-                 scan_root: Path | None = None, quiet: bool = False) -> None:
+                 scan_root: Path | None = None, quiet: bool = False,
+                 defaults: Mapping | None = None) -> None:
         self.base_dir, self.source, self.quiet = base_dir, source, quiet
+        self.defaults = dict(defaults or {})
         self.root = Path(os.path.realpath(scan_root)) if scan_root is not None else None
         self.first_line: dict[str, int] = {}
         self.scan_hashes: dict[str, str] = {}
@@ -233,7 +235,11 @@ class Validator:
             raise DuplicateId(f"order_id = {order_id!r}: duplicate of the order on line "
                               f"{self.first_line[key]}")
         self.first_line[key] = row.line
-        order = order_from_mapping(row.fields, self.base_dir)
+        fields = row.fields
+        if self.defaults:  # a field an order leaves blank takes the batch's default
+            fields = {**fields, **{k: v for k, v in self.defaults.items()
+                                   if fields.get(k) is None or not str(fields[k]).strip()}}
+        order = order_from_mapping(fields, self.base_dir)
         scan_sha = None
         if order.scan is not None:
             if self.root is not None:

@@ -306,7 +306,8 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
               retry_failed: bool = False, dry_run: bool = False,
               base_dir: Path | None = None, scan_root: Path | None = None,
               progress: bool = False, keep_results: bool = True,
-              on_result: Callable[[OrderResult], None] | None = None) -> BatchResult:
+              on_result: Callable[[OrderResult], None] | None = None,
+              defaults: Mapping | None = None) -> BatchResult:
     """Make every order into ``out_dir/<order_id>/`` and record it in ``out_dir/manifest.jsonl``.
 
     Parameters
@@ -338,6 +339,8 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
         failures are still kept; the manifest has every result).
     on_result
         Called with each order's result as it is recorded.
+    defaults
+        Order fields (e.g. ``printer``) for every order that leaves them blank.
 
     Invalid orders fail alone (reported with their line); the valid ones are
     made. Raises :class:`InputError` only when the orders file itself, the
@@ -350,7 +353,7 @@ def run_batch(orders: Path | str | Iterable[Mapping], out_dir: Path | str, *,
     stamp = src.stamp()
 
     # First pass: every order validated (and every invalid one logged) before any work.
-    validator = Validator(src.base_dir, src.source, scan_root)
+    validator = Validator(src.base_dir, src.source, scan_root, defaults=defaults)
     cache: dict[int, Job | OrderResult] = {}
     n_rows = n_valid = 0
     for row in src.rows():

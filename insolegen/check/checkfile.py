@@ -20,6 +20,7 @@ from insolegen.output.formats import Body, parse_3mf, parse_stl
 from insolegen.geometry.inspection import measure, merge_corners
 from insolegen.check.compare import compare
 from insolegen.check.printability import DEFAULT_MATERIAL, check_mesh, material, verdict
+from insolegen.prescription.printers import Printer
 
 _SIDE = re.compile(r"^(?P<stem>.+)[_ ](?P<side>left|right)$")
 MAX_FILE_BYTES = 2**31
@@ -85,16 +86,21 @@ def _insole(body: Body, side: str, design: dict | None) -> dict:
 
 def check_file(path: Path, side: str | None = None, design: Path | None = None,
                material_name: str = DEFAULT_MATERIAL,
-               bed: tuple[float, float, float] | None = None) -> dict:
+               bed: tuple[float, float, float] | None = None, printer: Printer | None = None
+               ) -> dict:
     """Printability and insole features of the mesh file ``path`` (JSON-able).
 
     ``report["printable"]`` and the one-line ``report["verdict"]`` sum up
-    every body; ``report["bodies"]`` holds each body's tests. A file with a
+    every body; ``report["bodies"]`` holds each body's tests, with ``printer`` (a
+    preset or a ``--bed``) whether it fits the printer's usable volume and at which turn
+    about Z (the fit is tested on each body alone, in its own frame). A file with a
     single insole body also carries that body's ``side``, ``measured`` and
     (with a design) ``checks`` and ``as_designed`` at the top level.
     """
     path = Path(path)
     mat = material(material_name)
+    if printer is not None:
+        bed = printer.usable_mm()
     kind, bodies = read_bodies(path)
     stem_match = _SIDE.match(path.stem)
     if design is None:
@@ -108,6 +114,8 @@ def check_file(path: Path, side: str | None = None, design: Path | None = None,
                                  "min_wall_mm": mat.min_wall_mm,
                                  "density_g_cm3": mat.density_g_cm3, "source": mat.source},
                     "bed_mm": list(bed) if bed else None, "bodies": []}
+    if printer is not None:
+        report["printer"] = printer.to_json()
     for body in bodies:
         v, f = body.placed()
         entry = {"name": body.name, **check_mesh(v, f, mat, bed)}

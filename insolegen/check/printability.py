@@ -18,29 +18,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from insolegen.core.errors import InputError
-from insolegen.core.numbers import parse_number
 from insolegen.geometry.inspection import edge_counts, face_volumes_areas
 from insolegen.geometry.query import TooDense, crossing_pairs, vertical_thickness
 from insolegen.prescription.materials import DEFAULT_MATERIAL, MATERIALS, Material, material  # noqa: F401
+from insolegen.core.errors import InputError
+from insolegen.prescription.printers import Printer, parse_bed  # noqa: F401
 from insolegen.core.tolerances import TOL
 
 
 MAX_TRIANGLES = 2_000_000  # above this, slicers slow down badly: a warning, not a failure
-BED_RANGE_MM = (10.0, 3000.0)
-
-
-def parse_bed(text: object) -> tuple[float, float, float]:
-    """Build volume ``'250x210x220'`` (X by Y by Z, mm) as three floats."""
-    accepted = (f"a build volume XxYxZ in mm, e.g. 250x210x220, each "
-                f"{BED_RANGE_MM[0]:g}-{BED_RANGE_MM[1]:g}")
-    parts = str(text).lower().replace("*", "x").split("x") if isinstance(text, str) else []
-    if len(parts) != 3:
-        raise InputError(f"bed = {text!r}: expected {accepted}")
-    values = tuple(parse_number(p.strip(), "bed", accepted) for p in parts)
-    if not all(BED_RANGE_MM[0] <= v <= BED_RANGE_MM[1] for v in values):
-        raise InputError(f"bed = {text!r}: out of range, expected {accepted}")
-    return values
 
 
 def _faces_report(area2: np.ndarray, faces: np.ndarray, n: int, scale: float
@@ -210,3 +196,31 @@ def verdict(name: str, bodies: list[dict], mat: Material) -> str:
         parts.append(f"fits {bed[0]:g}x{bed[1]:g}x{bed[2]:g}"
                      + (f" turned {turn:g} deg" if turn else ""))
     return f"printable in {mat.name}: {name}: " + ", ".join(parts)
+
+
+def printer_fit(vertices: np.ndarray, printer: Printer) -> dict:
+    """Does a part (vertices (n, 3) mm, or (n, 2) with its height unknown) fit the printer's
+    usable volume (its bed inside the margins), and at which turn about Z? JSON-able."""
+    usable = printer.usable_mm()
+    height = float(np.ptp(vertices[:, 2])) if vertices.shape[1] == 3 else 0.0
+    fits, turn = bed_fit(vertices[:, :2], height, usable)
+    return {"printer": printer.name, "bed_mm": list(printer.bed_mm),
+            "usable_mm": list(usable), "fits": fits, "turn_deg": turn}
+
+
+def require_fit(what: str, vertices: np.ndarray, printer: Printer) -> dict:
+    """:func:`printer_fit`, or InputError naming the part's size and the bed when it fits no
+    plate of the printer."""
+    fit = printer_fit(vertices, printer)
+    if not fit["fits"]:
+        size = np.ptp(vertices, axis=0)
+        ux, uy, uz = printer.usable_mm()
+        bx, by, bz = printer.bed_mm
+        shown = " x ".join(f"{d:.1f}" for d in size)
+        field = (f"bed = '{bx:g}x{by:g}x{bz:g}'" if printer.name == "custom"
+                 else f"printer = {printer.name!r}")
+        room = (f"usable {ux:g} x {uy:g} x {uz:g} mm inside its {printer.margin_mm:g} mm "
+                "margins" if printer.margin_mm else "used whole")
+        raise InputError(f"{field}: {what}, {shown} mm, fits no plate of it (bed {bx:g} x "
+                         f"{by:g} x {bz:g} mm, {room}) at any turn about Z")
+    return fit

@@ -37,6 +37,7 @@ def _order_fields(args: argparse.Namespace) -> dict:
         "scan": args.scan, "scan_units": args.scan_units,
         "side_from_scan": True if args.side_from_scan else None,
         "shoe": args.shoe, "additions": args.add,
+        "printer": args.printer, "bed": args.bed,
     }
     overrides = {}
     from insolegen.prescription.parameters import parse_override
@@ -185,11 +186,10 @@ def cmd_bases(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from insolegen.check.checkfile import check_file
-    from insolegen.check.printability import parse_bed
+    from insolegen.prescription.printers import printer
     report = check_file(Path(args.file), side=args.side,
                         design=Path(args.design) if args.design else None,
-                        material_name=args.material,
-                        bed=parse_bed(args.bed) if args.bed else None)
+                        material_name=args.material, printer=printer(args.printer, args.bed))
     print(json.dumps(report, indent=2))
     sys.stderr.write(report["verdict"] + "\n")
     return 0 if report["printable"] else 4
@@ -200,12 +200,54 @@ def cmd_batch(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
     if not tty:  # plain log lines, one per order, instead of a progress bar
         logging.getLogger("insolegen.batch.run").setLevel(logging.INFO)
+    from insolegen.prescription.printers import printer
+    chosen = printer(args.printer, args.bed)
+    if args.plates and chosen is None:
+        raise _usage("--plates needs --printer NAME or --bed WxDxH")
+    defaults = {k: v for k, v in (("printer", args.printer), ("bed", args.bed)) if v}
     result = run_batch(Path(args.orders), Path(args.out), workers=args.workers,
                        scheduler=args.scheduler, retry_failed=args.retry_failed,
                        dry_run=args.dry_run, progress=tty, keep_results=False,
-                       scan_root=Path(args.scan_root) if args.scan_root else None)
+                       scan_root=Path(args.scan_root) if args.scan_root else None,
+                       defaults=defaults)
     print(result.summary())
+    if args.plates and not args.dry_run and result.counts.get("done", 0) \
+            + result.counts.get("skipped", 0):
+        from insolegen.plates.plate import make_plates, summary
+        plates = Path(args.out) / "plates"
+        print(summary(make_plates(Path(args.out), chosen, plates, force=True), plates))
     return result.exit_code
+
+
+def cmd_plate(args: argparse.Namespace) -> int:
+    from insolegen.plates.plate import make_plates, summary
+    from insolegen.prescription.printers import printer
+    chosen = printer(args.printer, args.bed)
+    if chosen is None:
+        raise _usage("plate needs --printer NAME or --bed WxDxH")
+    print(summary(make_plates(Path(args.dir), chosen, Path(args.out), force=args.force),
+                  Path(args.out)))
+    return 0
+
+
+def cmd_printers(args: argparse.Namespace) -> int:
+    from insolegen.prescription.printers import PRINTERS
+    for p in PRINTERS.values():
+        print(f"{p.name:15s} {p.technology:4s} {' x '.join(f'{v:g}' for v in p.bed_mm):17s} mm"
+              f"  margin {p.margin_mm:g}, spacing {p.spacing_mm:g} mm  {p.title}")
+    return 0
+
+
+def _usage(message: str) -> Exception:
+    from insolegen.core.errors import InputError
+    return InputError(message)
+
+
+def _printer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--printer", metavar="NAME", help="printer preset (see 'insolegen "
+                        "printers'): its bed less margins must hold every part")
+    parser.add_argument("--bed", metavar="WxDxH", help="build volume in mm, e.g. 250x210x220: "
+                        "alone, a bed used whole; with --printer, that preset resized")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(exit 4 if it does not fit). Not --shoe-size, the foot's size")
     g.add_argument("--add", action="append", metavar="NAME[:KEY=VALUE,...]",
                    help="an addition (repeatable; see 'insolegen additions')")
+    _printer_options(g)
     g.add_argument("--out", required=True, metavar="DIR", help="output folder")
     g.add_argument("--force", action="store_true", help="overwrite existing files")
     g.set_defaults(func=cmd_generate)
@@ -290,8 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--design", metavar="JSON", help="design report (default: <id>.json beside)")
     c.add_argument("--material", default="pa12", metavar="NAME",
                    help="pp, eva, pa12 (default) or tpu: sets the minimum wall thickness")
-    c.add_argument("--bed", metavar="XxYxZ", help="build volume in mm, e.g. 250x210x220 "
-                   "(default: not checked)")
+    _printer_options(c)
     c.set_defaults(func=cmd_check)
 
     f = sub.add_parser("fit", help="does an insole STL / 3MF fit a shoe? JSON report on "
@@ -323,7 +365,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validate and plan only; write nothing")
     b.add_argument("--scan-root", metavar="DIR",
                    help="refuse scans outside DIR (symlinks resolved); for untrusted orders")
+    b.add_argument("--plates", action="store_true", help="then nest the finished insoles "
+                   "onto build plates in DIR/plates (needs --printer or --bed)")
+    _printer_options(b)
     b.set_defaults(func=cmd_batch)
+
+    pl = sub.add_parser("plate", help="nest a batch folder's finished insoles onto build "
+                        "plates: 3MF per plate and plates.json")
+    pl.add_argument("dir", metavar="DIR", help="batch folder (with manifest.jsonl)")
+    _printer_options(pl)
+    pl.add_argument("--out", required=True, metavar="PLATES", help="folder for the plates")
+    pl.add_argument("--force", action="store_true", help="overwrite existing plate files")
+    pl.set_defaults(func=cmd_plate)
+
+    pr = sub.add_parser("printers", help="list the printer presets")
+    pr.set_defaults(func=cmd_printers)
     return parser
 
 

@@ -98,30 +98,47 @@ def threemf(solids: dict[str, Solid], order_id: str, title: str,
     placed side by side by build-item translations (:func:`plate_offsets`). ``inserts``:
     per side, separate bodies (e.g. soft plugs) named ``<id> <side> <label>``, placed with
     their side, where they sit in it."""
-    from xml.sax.saxutils import quoteattr  # urllib comes with it: only when a 3MF is made
     offsets = plate_offsets(solids)
-    objects, items = [], []
-    bodies = [(side, f"{order_id} {side}", solids[side])
-              for side in ("left", "right") if side in solids]
+    objects = []
+    sides = [s for s in ("left", "right") if s in solids]
+    bodies = [(side, f"{order_id} {side}", solids[side]) for side in sides]
     bodies += [(side, f"{order_id} {side} {label}", solid)
-               for side, _, _ in list(bodies) for label, solid in (inserts or {}).get(side, ())]
-    for number, (side, name, solid) in enumerate(bodies):
+               for side in sides for label, solid in (inserts or {}).get(side, ())]
+    for side, name, solid in bodies:
         vertices, faces = indexed(solid)
-        objects.append(
-            f' <object id="{number + 1}" type="model" name={quoteattr(name)}>'
+        placement = np.eye(4)
+        placement[:3, 3] = offsets[side]
+        objects.append((name, vertices, faces, placement))
+    return threemf_objects(objects, title)
+
+
+def threemf_objects(objects: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+                    title: str, compresslevel: int = 6) -> bytes:
+    """3MF package (unit millimetre) of named objects, each ``(name, vertices (n, 3) mm,
+    faces (m, 3), placement (4, 4))``: one object and one build item per entry, the
+    placement (a rotation and a translation) as the item's transform; ``compresslevel``
+    of the zip (1 fastest, 9 smallest)."""
+    from xml.sax.saxutils import quoteattr  # urllib comes with it: only when a 3MF is made
+    parts_xml, items = [], []
+    for number, (name, vertices, faces, placement) in enumerate(objects, start=1):
+        parts_xml.append(
+            f' <object id="{number}" type="model" name={quoteattr(name)}>'
             "<mesh><vertices>\n"
             + _numbers('<vertex x="%.9g" y="%.9g" z="%.9g"/>\n', vertices)
             + "</vertices><triangles>\n"
             + _numbers('<triangle v1="%d" v2="%d" v3="%d"/>\n', faces)
             + "</triangles></mesh></object>\n")
-        tx, ty, tz = offsets[side]
-        items.append(f' <item objectid="{number + 1}" '
-                     f'transform="1 0 0 0 1 0 0 0 1 {tx:.6f} {ty:.6f} {tz:.6f}"/>\n')
+        m = np.asarray(placement, dtype=np.float64)
+        # 3MF's matrix acts on row vectors: the 3x3 part is stored transposed, column by column
+        values = np.concatenate([m[:3, :3].T.ravel(), m[:3, 3]]) + 0.0
+        items.append(f' <item objectid="{number}" transform="'
+                     + " ".join(f"{v:.9g}" if i < 9 else f"{v:.6f}" for i, v in enumerate(values))
+                     + '"/>\n')
     model = ('<?xml version="1.0" encoding="UTF-8"?>\n'
              f'<model unit="millimeter" xml:lang="en-US" xmlns="{_NS_3MF}">\n'
              f' <metadata name="Title">{_xml_text(title)}</metadata>\n'
              ' <metadata name="Application">insolegen</metadata>\n'
-             "<resources>\n" + "".join(objects) + "</resources>\n"
+             "<resources>\n" + "".join(parts_xml) + "</resources>\n"
              "<build>\n" + "".join(items) + "</build>\n</model>\n")
     parts = {
         "[Content_Types].xml": (
@@ -146,7 +163,7 @@ def threemf(solids: dict[str, Solid], order_id: str, title: str,
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             info.create_system = 3
-            archive.writestr(info, text.encode("utf-8"), compresslevel=6)
+            archive.writestr(info, text.encode("utf-8"), compresslevel=compresslevel)
     return buffer.getvalue()
 
 

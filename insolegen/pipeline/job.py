@@ -28,7 +28,7 @@ from insolegen.pipeline.order import Order
 from insolegen.output.making import (extra_files, file_kind, making_report, sha256, solids_for,
                                stl_file)
 from insolegen.check.compare import compare
-from insolegen.check.printability import check_mesh, material
+from insolegen.check.printability import check_mesh, material, require_fit
 from insolegen.prescription.profiles import prescribe
 from insolegen.core.tolerances import TOL
 
@@ -173,7 +173,13 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     t0 = time.perf_counter()
     design = design_for(order, foot)
     t1 = time.perf_counter()
+    preset = order.printer_preset()
+    if preset is not None:  # refused before any mesh is made: the outline is known now
+        outline = np.asarray(design.outline.exterior.coords)
+        require_fit(f"the {design.insole_length_mm:.1f} mm insole's outline", outline, preset)
     solids, engravings = solids_for(order, design, sides_for(order, design.foot))
+    fits = {side: require_fit(f"the {side} insole", solid.vertices, preset)
+            for side, solid in solids.items()} if preset is not None else {}
     t2 = time.perf_counter()
     landmarks = {k: tuple(v) for k, v in design.landmarks.items()}
     files: dict[str, bytes] = {}
@@ -223,6 +229,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
               "making": making_report(order, measured, printable, engravings, hashes)}
     if fit is not None:
         report["fit"] = fit
+    if preset is not None:
+        report["making"]["printer"] = {**preset.to_json(), "fit": fits}
     files[f"{order.order_id}.json"] = json_text(report).encode("utf-8")
     hashes[f"{order.order_id}.json"] = sha256(files[f"{order.order_id}.json"])
     t4 = time.perf_counter()

@@ -23,7 +23,7 @@ SIDES = ("left", "right", "both")
 FORMATS = ("stl", "3mf", "obj", "png", "pdf")
 MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm")
 SCAN_FIELDS = ("scan_units", "side_from_scan")
-MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm")
+MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm", "printer", "bed")
 SHOE_FIELDS = ("shoe", "additions")  # the shoe it must fit (not shoe_size: the foot's size)
 KNOWN_FIELDS = ("order_id", "side", "base", "conditions", "shoe_size", "scan", "formats", "set",
                 "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *MAKING_FIELDS,
@@ -50,8 +50,15 @@ class Order:
     engrave: bool = False
     engrave_depth_mm: float = 0.6
     base: str = DEFAULT_BASE
+    printer: str | None = None
+    bed_mm: tuple[float, float, float] | None = None
     shoe: Shoe | None = None          # the shoe it goes into (insolegen.prescription.shoes)
     additions: tuple = ()             # (name, params) pairs (insolegen.design.additions)
+
+    def printer_preset(self):
+        """The :class:`~insolegen.prescription.printers.Printer` the order names, or None."""
+        from insolegen.prescription.printers import printer
+        return printer(self.printer, self.bed_mm)
 
     @property
     def sides(self) -> tuple[str, ...]:
@@ -62,6 +69,16 @@ class Order:
         data = asdict(self)
         data["conditions"] = list(self.conditions)
         data["formats"] = list(self.formats)
+        for key in ("printer", "bed_mm"):  # only when asked for: older reports stay as they were
+            if data[key] is None:
+                del data[key]
+            elif key == "bed_mm":
+                data[key] = list(data[key])
+        for key in ("shoe", "additions"):  # likewise
+            if not data[key]:
+                del data[key]
+        if "additions" in data:
+            data["additions"] = [{"name": n, **q} for n, q in self.additions]
         return data
 
 
@@ -206,8 +223,13 @@ def _making(data: dict, params: dict) -> dict:
         if not _flag(data, "engrave"):
             raise InputError(f"engrave_depth_mm = {data['engrave_depth_mm']!r}: only with "
                              f"engrave (--engrave): nothing would be engraved")
+    from insolegen.prescription.printers import printer
+    chosen = printer(None if _blank(data.get("printer")) else data["printer"],
+                     None if _blank(data.get("bed")) else data["bed"])
     return {"ascii_stl": _flag(data, "ascii_stl"), "material": mat.name,
-            "engrave": _flag(data, "engrave"), "engrave_depth_mm": depth}
+            "engrave": _flag(data, "engrave"), "engrave_depth_mm": depth,
+            "printer": None if chosen is None or chosen.name == "custom" else chosen.name,
+            "bed_mm": None if _blank(data.get("bed")) else chosen.bed_mm}
 
 
 def _scan_options(data: dict, side: str) -> dict:
