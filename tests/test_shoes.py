@@ -207,3 +207,24 @@ def test_shell_base_in_a_shoe_rests_on_the_board(tmp_path):
     m = result.fit["measured"]
     assert m["rest_gap_heel_mm"] < 0.05 and m["rest_gap_front_mm"] < 0.05
     assert m["bottom_vs_pitch_mm"] > 5.0  # the shell's hollow arch stands off the board
+
+
+def test_scanned_foot_in_a_shoe_keeps_the_sole_it_stands_on(tmp_path):
+    from conftest import ROOT
+    from insolegen.design.shoefit import contact_area
+    from insolegen.pipeline.job import generate
+    order = order_from_mapping({"order_id": "scan", "side": "right", "conditions": "neutral",
+                                "scan": str(ROOT / "scans" / "dupontgu_right_m.stl"),
+                                "resolution_mm": RES, "shoe": "walking"})
+    result = generate(order, tmp_path)
+    mesh = load(tmp_path / "scan_right.stl")
+    assert mesh.is_watertight and abs(mesh.bounds[0][2]) < 1e-3
+    seen = _footprint(mesh)
+    sole = contact_area(result.design.foot)
+    assert sole.difference(seen).area < 0.01 * sole.area
+    liner = liner_polygon(result.design.shoe)
+    assert liner.contains(shapely.affinity.translate(seen, result.design.shoe.clearance_mm, 0))
+    # the total-contact top rises under the toes: the fit check reports it against the toe box
+    m = result.fit["measured"]
+    assert m["rest_gap_heel_mm"] < 0.05 and m["rest_gap_front_mm"] < 0.05
+    assert result.fit["fits"] == (m["forefoot_thickness_mm"] <= 7.05)

@@ -32,16 +32,18 @@ from insolegen.core.errors import InputError
 from insolegen.design.additions import addition_height, check_additions
 from insolegen.design.model import InsoleDesign
 from insolegen.foot.outline import foot_outline, insole_outline, resample_ring
-from insolegen.prescription.shoes import Shoe
+from insolegen.prescription.shoes import SIZED, Shoe
 
 RECESSES = ("soft_plug", "kinetic_wedge", "first_ray_cutout")
-CONTACT_MARGIN_MM = 4.0  # the foot's outline less this is the area it stands on (lab convention)
+CONTACT_MARGIN_MM = 4.0   # the foot's outline less this is the area it stands on (lab convention)
+CONTACT_HEIGHT_MM = 4.0   # a scanned sole this close to the floor bears (lab convention)
 
 
 def liner_polygon(shoe: Shoe) -> Polygon:
-    """The shoe's liner outline (mm, right foot frame, heel at x = 0): as read, or the foot
-    template at the shoe's ball and heel width for the foot its last is made for (inside
-    length less ``length_allowance_mm``), its toes stretched to the inside length."""
+    """The shoe's liner outline (mm, right foot frame, heel at x = 0): as read (or as
+    :func:`sized_liner` made it), or the foot template at the shoe's ball and heel width
+    for the foot its last is made for (inside length less ``length_allowance_mm``), its
+    toes stretched to the inside length."""
     if shoe.outline:
         poly = shapely.make_valid(Polygon(shoe.outline)).buffer(0)
         if poly.geom_type != "Polygon" or poly.area < 1000.0:
@@ -76,6 +78,40 @@ def _pieces(removed, length: float, kept: Polygon) -> list[dict]:
     return out[:8]
 
 
+def sized_liner(shoe: Shoe, foot) -> Shoe:
+    """A catalogue type the foot wears: its liner is the foot's own outline, narrowed by
+    the type's ``heel_ratio`` at the heel and ``width_ratio`` from the ball on (about the
+    heel's midline), its toes stretched by ``length_allowance_mm``."""
+    L = foot.foot_length_mm
+    xy = np.asarray(foot.outline.exterior.coords)[:-1].copy()
+    hy = foot.landmarks["heel_centre"][1]
+    t = np.clip((xy[:, 0] / L - 0.25) / 0.25, 0.0, 1.0)
+    xy[:, 1] = hy + (xy[:, 1] - hy) * (shoe.heel_ratio + (shoe.width_ratio - shoe.heel_ratio) * t)
+    stretched = insole_outline(Polygon(xy), L, "full", shoe.length_allowance_mm)
+    liner = shapely.simplify(stretched, 0.02)
+    pts = np.asarray(liner.exterior.coords)[:-1]
+    pts[:, 0] -= pts[:, 0].min()
+    x0, y0, x1, y1 = shapely.Polygon(pts).bounds
+    return dataclasses.replace(shoe, outline=tuple(map(tuple, np.round(pts, 4))),
+                               inside_length_mm=round(x1 - x0, 3),
+                               inside_width_mm=round(y1 - y0, 3))
+
+
+def contact_area(foot) -> Polygon:
+    """What the foot stands on (mm): its outline less ``CONTACT_MARGIN_MM``, and on a scan
+    only where the sole is within ``CONTACT_HEIGHT_MM`` of the floor (not the arch)."""
+    if foot.plantar is None:
+        return foot.outline.buffer(-CONTACT_MARGIN_MM)
+    ps = foot.plantar
+    rows, cols = np.nonzero(np.nan_to_num(ps.grid, nan=np.inf) <= CONTACT_HEIGHT_MM)
+    x, y = ps.x0 + cols * ps.step_mm, ps.y0 + rows * ps.step_mm
+    h = ps.step_mm / 2
+    cells = shapely.box(x - h, y - h, x + h, y + h)
+    area = shapely.coverage_union_all(cells).intersection(
+        foot.outline.buffer(-CONTACT_MARGIN_MM))
+    return max(getattr(area, "geoms", [area]), key=lambda g: g.area)
+
+
 def shape_to_shoe(design: InsoleDesign, shoe: Shoe) -> tuple[Polygon, float, dict]:
     """The device outline in ``shoe``, the x (mm) of the device's heel from the liner's,
     and the trim report; raises :class:`InputError` when the shoe is too small."""
@@ -85,7 +121,7 @@ def shape_to_shoe(design: InsoleDesign, shoe: Shoe) -> tuple[Polygon, float, dic
     allowed = shapely.affinity.translate(liner, -c, 0.0).buffer(-c, quad_segs=16)
     allowed = max(getattr(allowed, "geoms", [allowed]), key=lambda g: g.area)
     reach = design.insole_length_mm
-    contact = foot.outline.buffer(-CONTACT_MARGIN_MM).intersection(box(-1, -1e3, reach, 1e3))
+    contact = contact_area(foot).intersection(box(-1, -1e3, reach, 1e3))
     outside = contact.difference(allowed.buffer(0.05))
     if not outside.is_empty and outside.area > 0.5:
         ring = np.asarray(shapely.get_coordinates(outside))
@@ -95,7 +131,7 @@ def shape_to_shoe(design: InsoleDesign, shoe: Shoe) -> tuple[Polygon, float, dic
         raise InputError(
             f"shoe {shoe.name!r}: too small for this foot: at the {where} the liner (less its "
             f"{c:g} mm clearance) falls {float(dist.max()):.1f} mm short of the foot's contact "
-            f"area (its outline less {CONTACT_MARGIN_MM:g} mm); the shoe is "
+            f"area; the shoe is "
             f"{shoe.inside_length_mm:g} mm long and {shoe.inside_width_mm:g} mm wide inside, "
             f"the foot {foot.foot_length_mm:g} mm long and {foot.ball_width_mm:g} mm wide")
     full = design.params["insole_length"] == "full"
@@ -188,6 +224,8 @@ def fit_design(design: InsoleDesign, shoe: Shoe | None, additions: tuple = ()
     extra: dict = {}
     if shoe is not None:
         foot = design.foot
+        if not shoe.outline and all(getattr(shoe, k) is None for k in SIZED):
+            shoe = sized_liner(shoe, foot)
         shoe = shoe.sized(foot.foot_length_mm, foot.ball_width_mm, foot.heel_width_mm)
         outline, offset, report = shape_to_shoe(design, shoe)
         base.update(outline=outline, insole_length_mm=float(outline.bounds[2]))
