@@ -228,3 +228,30 @@ def test_scanned_foot_in_a_shoe_keeps_the_sole_it_stands_on(tmp_path):
     m = result.fit["measured"]
     assert m["rest_gap_heel_mm"] < 0.05 and m["rest_gap_front_mm"] < 0.05
     assert result.fit["fits"] == (m["forefoot_thickness_mm"] <= 7.05)
+
+
+def test_fit_command_bad_input_and_listings(tmp_path, capsys):
+    stl = tmp_path / "part.stl"
+    from insolegen.mesh.solid import extrude
+    from insolegen.design.plan import triangulate_plan
+    from insolegen.output.stl import stl_bytes
+    from shapely.geometry import Point
+    blob = shapely.affinity.scale(Point(100, 0).buffer(1.0), 95.0, 28.0)  # x 5-195, y +-28
+    plan = triangulate_plan(blob, 5.0)
+    stl.write_bytes(stl_bytes(extrude(plan, np.full(len(plan.points), 4.0)), "flat"))
+    assert main(["fit", str(stl), "--shoe", "running"]) == 2
+    err = capsys.readouterr().err
+    assert "sized to the foot" in err and len(err.strip().splitlines()) == 1
+    assert main(["fit", str(stl)]) == 2
+    assert "shoe: missing" in capsys.readouterr().err
+    assert main(["fit", str(tmp_path / "nope.stl"), "--shoe", "running"]) == 2
+    # A plain block in a big flat shoe fits; in a pitched one it rocks.
+    assert main(["fit", str(stl), "--shoe", "walking:inside_length_mm=262,"
+                 "inside_width_mm=110,heel_width_mm=100,heel_pitch_mm=0"]) == 0
+    capsys.readouterr()
+    assert main(["shoes"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in CATALOGUE) and "Malisoux" in out
+    assert main(["additions"]) == 0
+    out = capsys.readouterr().out
+    assert "morton_extension" in out and "height_mm = 5 (1-10)" in out

@@ -5,12 +5,13 @@ The shoe (:mod:`insolegen.prescription.shoes`) changes two things:
 - **the outline**: a full-length device is shaped to the shoe's liner, less
   the shoe's ``clearance_mm`` all round; a sulcus or three-quarter device is
   the foot's outline trimmed to that same line. Either way the foot's
-  contact area (its outline less ``CONTACT_MARGIN_MM``, as far as the device
-  reaches) must lie inside, or the shoe is refused as too small, naming the
+  contact area (:func:`contact_area`, as far as the device reaches) must lie
+  inside, or the shoe is refused as too small, naming the
   shortfall. The device's heel sits ``clearance_mm`` ahead of the liner's.
 - **the bottom**: it follows the insole board, raised over the heel seat by
   the shoe's heel pitch and curving down through the shank to the flat
-  forefoot; the top is raised with it, so the thickness is the design's.
+  forefoot, under the base's own bottom (flat, or a shell's); the top is raised
+  with it, so the thickness is the design's.
   The file keeps the shoe's frame: the board's lowest part under the device
   (its flat forefoot, or the front end of a device that stops on the shank)
   is z = 0, and the heel stands ``heel_pitch_mm`` up. Nothing is rotated, so
