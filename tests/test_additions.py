@@ -187,3 +187,10 @@ def test_soft_plug_is_a_separate_body_filling_its_recess_in_the_3mf(tmp_path, pl
     assert pv[:, 2].max() - pv[:, 2].min() == pytest.approx(2.0, abs=0.2)
     assert np.hypot(*(plug.bounds.mean(axis=0)[:2] - centre[0])) < 0.5  # at its landmark
     assert plug.bounds[1][0] - plug.bounds[0][0] == pytest.approx(18.0, abs=0.2)
+
+
+@pytest.mark.parametrize("name", list(ADDITIONS))
+def test_every_addition_source_is_a_publication_or_a_stated_convention(name):
+    from test_citations import _ok
+    assert ADDITIONS[name].sources
+    assert [s for s in ADDITIONS[name].sources if not _ok(s)] == []

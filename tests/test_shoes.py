@@ -255,3 +255,10 @@ def test_fit_command_bad_input_and_listings(tmp_path, capsys):
     assert main(["additions"]) == 0
     out = capsys.readouterr().out
     assert "morton_extension" in out and "height_mm = 5 (1-10)" in out
+
+
+@pytest.mark.parametrize("name", list(CATALOGUE))
+def test_every_shoe_source_is_a_publication_or_a_stated_convention(name):
+    from test_citations import _ok
+    assert CATALOGUE[name].sources
+    assert [s for s in CATALOGUE[name].sources if not _ok(s)] == []
