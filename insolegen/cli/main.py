@@ -250,6 +250,12 @@ def _printer_options(parser: argparse.ArgumentParser) -> None:
                         "alone, a bed used whole; with --printer, that preset resized")
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from insolegen.web.server import serve
+    serve(args.host, args.port, args.data, args.token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from insolegen import __version__
@@ -380,6 +386,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("printers", help="list the printer presets")
     pr.set_defaults(func=cmd_printers)
+    w = sub.add_parser("serve", help="the technician's workbench: a local web app with a live "
+                       "3D view, and an HTTP API (needs the [web] extra)")
+    w.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; "
+                   "any other needs --token)")
+    w.add_argument("--port", default="8000", help="port (default 8000)")
+    w.add_argument("--data", default="insolegen-data", metavar="DIR",
+                   help="folder the orders are kept in (default insolegen-data)")
+    w.add_argument("--token", help="every request must carry it (or set INSOLEGEN_TOKEN)")
+    w.set_defaults(func=cmd_serve)
     return parser
 
 
@@ -391,16 +406,6 @@ def _on_sigterm(signum, frame) -> None:
     raise _Terminated()
 
 
-def _one_line(text: object, limit: int = 2000) -> str:
-    """``text`` as one printable line of at most about ``limit`` characters.
-
-    Messages quote values from orders and paths, which may hold newlines or
-    control characters; those are escaped so that an error is always one line.
-    """
-    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
-    return line if len(line) <= limit else f"{line[:limit - 500]} ... {line[-450:]}"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -410,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     # that an error stays one line on stderr.
     logging.captureWarnings(True)
     logging.getLogger("py.warnings").setLevel(logging.INFO if args.verbose else logging.ERROR)
-    from insolegen.core.errors import InsolegenError
+    from insolegen.core.errors import InsolegenError, one_line as _one_line
     if args.profiles:
         os.environ["INSOLEGEN_PROFILES"] = args.profiles
     if args.bases:

@@ -41,3 +41,14 @@ def shown(value: object, limit: int = 80) -> str:
 def field_error(field: str, value: object, accepted: str) -> InputError:
     """Build the standard message: ``field = value: accepted``."""
     return InputError(f"{field} = {value!r}: {accepted}")
+
+
+def one_line(text: object, limit: int = 2000) -> str:
+    """``text`` as one printable line of at most about ``limit`` characters.
+
+    Messages quote values from orders and paths, which may hold newlines or
+    control characters; those are escaped so that an error is always one line
+    (the CLI's stderr line, the web API's ``error``).
+    """
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return line if len(line) <= limit else f"{line[:limit - 500]} ... {line[-450:]}"
