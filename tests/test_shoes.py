@@ -262,3 +262,24 @@ def test_every_shoe_source_is_a_publication_or_a_stated_convention(name):
     from test_citations import _ok
     assert CATALOGUE[name].sources
     assert [s for s in CATALOGUE[name].sources if not _ok(s)] == []
+
+
+def test_batch_csv_with_shoe_and_additions_columns(tmp_path):
+    from insolegen.batch.run import run_batch
+    orders = tmp_path / "o.csv"
+    orders.write_text(
+        "order_id,side,conditions,foot_length_mm,shoe,additions,resolution_mm\n"
+        "B1,right,neutral,265,running,\"heel_lift:height_mm=4;cuboid_pad\",3\n"
+        "B2,left,neutral,265,running:inside_length_mm=240,,3\n"
+        "B3,left,flat_feet,250,\"kids:heel_counter_height_mm=25\",,3\n")
+    result = run_batch(orders, tmp_path / "out", workers=0)
+    status = {r.order_id: (r.status, r.error) for r in result.orders}
+    assert status["B1"][0] == "done" and status["B3"][0] == "done"
+    assert status["B2"][0] == "failed" and "too small for this foot" in status["B2"][1]
+    b1 = json.loads((tmp_path / "out" / "B1" / "B1.json").read_text())
+    assert b1["fit"]["fits"] and [a["name"] for a in b1["order"]["additions"]] == \
+        ["heel_lift", "cuboid_pad"]
+    b3 = json.loads((tmp_path / "out" / "B3" / "B3.json").read_text())
+    assert not b3["fit"]["fits"] and b3["fit"]["side"] == "left"
+    assert "heel counter" in b3["fit"]["reasons"][0]
+    assert not (tmp_path / "out" / "B2").exists() or not any((tmp_path / "out" / "B2").iterdir())
