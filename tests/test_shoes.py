@@ -176,7 +176,8 @@ def test_bad_shoes_are_refused_at_the_door(spec, message):
     ("x,y\n1,2\n3,4\n", "3 points|2 points"),
     ("x,y\n" + "\n".join(f"{i},{i % 7}" for i in range(20)) + "\n", "mm long"),
     ("x,y\n0,0\nabc,1\n", "row 3"),
-    ("0,0\n1e400,1\n", "not a finite number|not a number"),
+    ("0,0\n1e400,1\n", "row 2: expected two finite numbers"),
+    ("x,y\nsecret-token,1\n", "row 2: expected two finite numbers x,y in mm$"),
 ])
 def test_hostile_liner_csv_is_refused(tmp_path, text, message):
     path = tmp_path / "bad.csv"
@@ -283,3 +284,13 @@ def test_batch_csv_with_shoe_and_additions_columns(tmp_path):
     assert not b3["fit"]["fits"] and b3["fit"]["side"] == "left"
     assert "heel counter" in b3["fit"]["reasons"][0]
     assert not (tmp_path / "out" / "B2").exists() or not any((tmp_path / "out" / "B2").iterdir())
+    # With a scan root, a shoe file outside it is not read.
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "liner.csv").write_text("x,y\n0,0\n")
+    (tmp_path / "root").mkdir()
+    rows = tmp_path / "root" / "o.csv"
+    rows.write_text("order_id,conditions,foot_length_mm,shoe\n"
+                    "R1,neutral,265,../elsewhere/liner.csv\n")
+    refused = run_batch(rows, tmp_path / "out2", workers=0, scan_root=tmp_path / "root")
+    assert "outside the scan root" in refused.orders[0].error

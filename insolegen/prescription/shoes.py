@@ -225,13 +225,15 @@ def read_outline_csv(path: Path) -> tuple[tuple[float, float], ...]:
     points = []
     for n, row in enumerate(rows, 1):
         if len(row) < 2:
-            raise InputError(f"{field}, row {n} = {shown(row)}: expected x,y in mm")
+            raise InputError(f"{field}, row {n}: expected two finite numbers x,y in mm")
         try:
             x, y = (parse_number(c, f"{field}, row {n}", "x,y in mm") for c in row[:2])
         except InputError:
             if n == 1 and not points:
                 continue  # a header row
-            raise
+            # the cells are not echoed: an order must not read out a file it names
+            raise InputError(f"{field}, row {n}: expected two finite numbers x,y in mm") \
+                from None
         points.append((x, y))
     if not 8 <= len(points) <= MAX_OUTLINE_POINTS:
         raise InputError(f"{field}: {len(points)} points; expected 8 to {MAX_OUTLINE_POINTS}")
