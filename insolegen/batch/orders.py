@@ -311,6 +311,12 @@ class Validator:
         if self.defaults:  # a field an order leaves blank takes the batch's default
             fields = {**fields, **{k: v for k, v in self.defaults.items()
                                    if fields.get(k) is None or not str(fields[k]).strip()}}
+        shoe = str(fields.get("shoe") or "").strip()
+        if self.root is not None and Path(shoe).suffix.lower() in (".csv", ".toml"):
+            real = Path(os.path.realpath((self.base_dir or Path.cwd()) / shoe))
+            if not real.is_relative_to(self.root):  # a shoe file is read like a scan
+                raise InputError(f"shoe = {shown(shoe)}: outside the scan root "
+                                 f"'{self.root}'; only files under the root are read")
         order = order_from_mapping(fields, self.base_dir)
         scan_sha = None
         outline = order.options.get("outline", {}).get("path")

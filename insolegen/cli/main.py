@@ -44,6 +44,7 @@ def _order_fields(args: argparse.Namespace) -> dict:
         "scan": args.scan, "scan_units": args.scan_units,
         "side_from_scan": True if args.side_from_scan else None,
         "zones": args.zones, "pressure": args.pressure,
+        "shoe": args.shoe, "additions": args.add,
         "printer": args.printer, "bed": args.bed,
         "outline": args.outline, "sheet": args.sheet,
         "scan_kind": args.scan_kind, "foot": args.foot,
@@ -80,7 +81,35 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from insolegen.pipeline.order import order_from_mapping
     from insolegen.pipeline.job import generate
     order = order_from_mapping(_order_fields(args))
-    _print_result(generate(order, Path(args.out), force=args.force))
+    result = generate(order, Path(args.out), force=args.force)
+    _print_result(result)
+    if result.fit is not None:
+        sys.stderr.write(result.fit["verdict"] + "\n")
+        return 0 if result.fit["fits"] else 4
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from insolegen.check.fit import fit_file
+    report = fit_file(Path(args.file), args.shoe, args.side,
+                      Path(args.design) if args.design else None)
+    print(json.dumps(report, indent=2))
+    sys.stderr.write(report["verdict"] + "\n")
+    return 0 if report["fits"] else 4
+
+
+def cmd_shoes(args: argparse.Namespace) -> int:
+    from insolegen.prescription.shoes import CATALOGUE, describe
+    for shoe in CATALOGUE.values():
+        print(describe(shoe))
+        for source in shoe.sources:
+            print(f"    source: {source}")
+    return 0
+
+
+def cmd_additions(args: argparse.Namespace) -> int:
+    from insolegen.design.additions import catalogue_text
+    print("\n".join(catalogue_text()))
     return 0
 
 
@@ -322,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--side-from-scan", action="store_true", help="with --side left or right: "
                    "make the scanned foot's side when the scan is of the other foot "
                    "(default: refuse)")
+    g.add_argument("--shoe", metavar="NAME|FILE", help="the shoe it goes into: a type "
+                   "(see 'insolegen shoes'; NAME:key=value,... overrides its numbers), a .toml "
+                   "shoe or a .csv liner outline; outline and bottom shaped to it, fit checked "
+                   "(exit 4 if it does not fit). Not --shoe-size, the foot's size")
+    g.add_argument("--add", action="append", metavar="NAME[:KEY=VALUE,...]",
+                   help="an addition (repeatable; see 'insolegen additions')")
     _printer_options(g)
     g.add_argument("--scan-kind", metavar="KIND", help="foot (full 3D), plantar (sole only) "
                    "or impression (a foam box's negative); default: told from the shape")
@@ -378,6 +413,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pp, eva, pa12 (default) or tpu: sets the minimum wall thickness")
     _printer_options(c)
     c.set_defaults(func=cmd_check)
+
+    f = sub.add_parser("fit", help="does an insole STL / 3MF fit a shoe? JSON report on "
+                       "stdout, verdict on stderr; exit 4 if not")
+    f.add_argument("file")
+    f.add_argument("--shoe", metavar="NAME|FILE", help="the shoe (default: the one in the "
+                   "design report beside the file)")
+    f.add_argument("--side", choices=["left", "right"], help="default: from the file name")
+    f.add_argument("--design", metavar="JSON", help="design report (default: <id>.json beside)")
+    f.set_defaults(func=cmd_fit)
+
+    s = sub.add_parser("shoes", help="list the shoe types with their typical numbers")
+    s.set_defaults(func=cmd_shoes)
+    a = sub.add_parser("additions", help="list the additions, their parameters and ranges")
+    a.set_defaults(func=cmd_additions)
 
     b = sub.add_parser("batch", help="make every order of a CSV / JSON Lines file, with a "
                        "manifest; exit 3 if some orders failed")

@@ -69,6 +69,8 @@ class Plan:
 
     def edge_distance(self, xy: np.ndarray, limit_mm: float) -> np.ndarray:
         """Distance (mm) from each (n, 2) point to the outline's border; inf past ``limit_mm``."""
+        if not len(xy):  # e.g. only forefoot points asked for
+            return np.full(0, np.inf)
         return nearest_within(self.edge_samples, xy, limit_mm)
 
 

@@ -85,16 +85,23 @@ def plate_offsets(solids: dict[str, Solid], gap_mm: float = PLATE_GAP_MM
     return offsets
 
 
-def threemf(solids: dict[str, Solid], order_id: str, title: str) -> bytes:
+def threemf(solids: dict[str, Solid], order_id: str, title: str,
+            inserts: dict[str, list[tuple[str, Solid]]] | None = None) -> bytes:
     """3MF package (unit millimetre) with one named object per side, ``<id> left|right``,
-    placed side by side by build-item translations (:func:`plate_offsets`)."""
+    placed side by side by build-item translations (:func:`plate_offsets`). ``inserts``:
+    per side, separate bodies (e.g. soft plugs) named ``<id> <side> <label>``, placed with
+    their side, where they sit in it."""
     offsets = plate_offsets(solids)
     objects = []
-    for side in (s for s in ("left", "right") if s in solids):
-        vertices, faces = indexed(solids[side])
+    sides = [s for s in ("left", "right") if s in solids]
+    bodies = [(side, f"{order_id} {side}", solids[side]) for side in sides]
+    bodies += [(side, f"{order_id} {side} {label}", solid)
+               for side in sides for label, solid in (inserts or {}).get(side, ())]
+    for side, name, solid in bodies:
+        vertices, faces = indexed(solid)
         placement = np.eye(4)
         placement[:3, 3] = offsets[side]
-        objects.append((f"{order_id} {side}", vertices, faces, placement))
+        objects.append((name, vertices, faces, placement))
     return threemf_objects(objects, title)
 
 

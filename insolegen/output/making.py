@@ -82,7 +82,11 @@ def extra_files(order, design, solids: dict[str, Solid], engravings: dict,
     out: dict[str, bytes] = {}
     oid = order.order_id
     if "3mf" in order.formats:
-        out[f"{oid}.3mf"] = threemf(solids, oid, f"insolegen {oid}")
+        from insolegen.mesh.plug import plug_solids
+        plugs = plug_solids(design)
+        inserts = {side: [(label, plug if side == "right" else plug.mirrored())
+                          for label, plug in plugs] for side in solids} if plugs else None
+        out[f"{oid}.3mf"] = threemf(solids, oid, f"insolegen {oid}", inserts)
     for fmt, stem, convention in (("zoned-3mf", "zoned", "prusa"),
                                   ("zoned-3mf-orca", "zoned_orca", "orca")):
         if fmt in order.formats:

@@ -47,6 +47,7 @@ class Result:
     design: InsoleDesign
     measured: dict[str, dict]
     timings: dict[str, float] = field(default_factory=dict)
+    fit: dict | None = None  # the fit check in the order's shoe (insolegen.check.fit)
 
 
 def foot_for(order: Order) -> Foot | dict[str, Foot]:
@@ -77,10 +78,13 @@ def sides_for(order: Order, foot: Foot) -> tuple[str, ...]:
 
 
 def _designed(order: Order, foot: Foot) -> InsoleDesign:
-    """One foot's design: its density zones, and what the order's pressure map (registered
-    to this foot's outline) changes."""
+    """One foot's design: shaped to its shoe and carrying its additions
+    (:mod:`insolegen.design.shoefit`), then its density zones and what the order's pressure
+    map (registered to this foot's outline) changes."""
+    from insolegen.design.shoefit import fit_design
     design = design_insole(foot, prescribe(order.conditions, order.overrides, order.base),
                            order.resolution_mm)
+    design = fit_design(design, order.shoe, order.additions)
     pressure = None
     if order.pressure is not None:
         from insolegen.foot.pressure import read_pressure, register
@@ -89,8 +93,8 @@ def _designed(order: Order, foot: Foot) -> InsoleDesign:
 
 
 def design_for(order: Order, foot: Foot | None = None) -> InsoleDesign:
-    """Resolve the order into a design (no files): its density zones and what its pressure
-    map changes; of a file of both feet, the right one's."""
+    """Resolve the order into a design (no files); of a file of both feet, the right one's
+    (see :func:`_designed`)."""
     foot = foot_for(order) if foot is None else foot
     return _designed(order, foot["right"] if isinstance(foot, dict) else foot)
 
@@ -144,7 +148,8 @@ def generate(order: Order, out_dir: Path, force: bool = False, foot: Foot | None
     files = {file_kind(order.order_id, p.name): p for p in written}
     log.info("%s: wrote %s in %.3f s", order.order_id, ", ".join(p.name for p in written),
              timings["total_s"])
-    return Result(order.order_id, files, rendered.design, rendered.measured, timings)
+    return Result(order.order_id, files, rendered.design, rendered.measured, timings,
+                  rendered.fit)
 
 
 MAX_REPORT_BYTES = 16 << 20
@@ -178,6 +183,7 @@ class Rendered:
     measured: dict[str, dict]
     timings: dict[str, float] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)
+    fit: dict | None = None
 
 
 def _distinct(v32: np.ndarray) -> bool:
@@ -269,6 +275,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     checks: dict[str, dict] = {}
     printable: dict[str, dict] = {}
     on_foot: dict[str, dict] = {}
+    fit = None
     for side in sorted(solids, key=lambda s: s != "right"):  # right first: left mirrors it
         solid = solids[side]
         own = designs.get(side, design)
@@ -303,6 +310,9 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
         if not printable[side]["printable"]:
             raise InsolegenError(f"internal error: the {side} insole as written is not "
                                  f"printable: {'; '.join(printable[side]['problems'])}")
+        if getattr(design, "shoe", None) is not None and fit is None:
+            from insolegen.check.fit import fit_report  # an exact mirror fits as this one
+            fit = fit_report(vertices, faces, design.shoe, side)
     t3 = time.perf_counter()
     files.update(extra_files(order, design, solids, engravings, measured, files))
     lattice = None
@@ -323,6 +333,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
         report["lattice"] = lattice
     if on_foot:
         report["foot_fit"] = on_foot
+    if fit is not None:
+        report["fit"] = fit
     if preset is not None:
         report["making"]["printer"] = {**preset.to_json(), "fit": fits}
     files[f"{order.order_id}.json"] = json_text(report).encode("utf-8")
@@ -330,4 +342,4 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     t4 = time.perf_counter()
     timings = {"design_s": t1 - t0, "mesh_s": t2 - t1, "measure_s": t3 - t2,
                "outputs_s": t3x - t3, "report_s": t4 - t3x, "total_s": t4 - t0}
-    return Rendered(order.order_id, files, design, measured, timings, hashes)
+    return Rendered(order.order_id, files, design, measured, timings, hashes, fit)

@@ -17,6 +17,7 @@ from insolegen.foot.measurements import Measurements
 from insolegen.prescription.parameters import lookup
 from insolegen.prescription.bases import DEFAULT_BASE, load_base
 from insolegen.prescription.profiles import parse_conditions
+from insolegen.prescription.shoes import Shoe, parse_shoe
 
 SIDES = ("left", "right", "both")
 FORMATS = ("stl", "3mf", "obj", "png", "pdf", "zoned-3mf", "zoned-3mf-orca", "lattice-stl")
@@ -25,10 +26,11 @@ MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_
 SCAN_FIELDS = ("scan_units", "side_from_scan", "scan_kind", "foot")
 OUTLINE_FIELDS = ("outline", "sheet")
 MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm", "printer", "bed")
+SHOE_FIELDS = ("shoe", "additions")  # the shoe it must fit (not shoe_size: the foot's size)
 KNOWN_FIELDS = ("order_id", "side", "base", "conditions", "shoe_size", "scan", "formats", "set",
                 "zones", "pressure",
                 "resolution_mm", *MEASUREMENT_FIELDS, *SCAN_FIELDS, *OUTLINE_FIELDS,
-                *MAKING_FIELDS)
+                *MAKING_FIELDS, *SHOE_FIELDS)
 _FLAGS = {"true": True, "yes": True, "1": True, "on": True,
           "false": False, "no": False, "0": False, "off": False}
 
@@ -55,6 +57,8 @@ class Order:
     bed_mm: tuple[float, float, float] | None = None
     zones: str = "auto"
     pressure: str | None = None
+    shoe: Shoe | None = None          # the shoe it goes into (insolegen.prescription.shoes)
+    additions: tuple = ()             # (name, params) pairs (insolegen.design.additions)
 
     def printer_preset(self):
         """The :class:`~insolegen.prescription.printers.Printer` the order names, or None."""
@@ -75,6 +79,11 @@ class Order:
                 del data[key]
             elif key == "bed_mm":
                 data[key] = list(data[key])
+        for key in ("shoe", "additions"):  # likewise
+            if not data[key]:
+                del data[key]
+        if "additions" in data:
+            data["additions"] = [{"name": n, **q} for n, q in self.additions]
         return data
 
 
@@ -192,9 +201,17 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
     params = prescribe(conditions, overrides, base).parameters
     check_parameters(params)
     making = _making(data, params)
+    shoe = None if _blank(data.get("shoe")) else parse_shoe(data["shoe"], base_dir)
+    if shoe is not None and making["engrave"] and shoe.heel_pitch_mm > 0:
+        raise InputError(f"engrave = true: not with shoe {shoe.name!r}, whose heel pitch "
+                         f"({shoe.heel_pitch_mm:g} mm) bends the bottom the text is cut into")
+    additions: tuple = ()
+    if not _blank(data.get("additions")):
+        from insolegen.design.additions import parse_additions
+        additions = parse_additions(data["additions"])
     return Order(order_id, side, conditions, measurements, scan, overrides, resolution,
                  tuple(dict.fromkeys(fmts)), options, **making, base=base, zones=zones,
-                 pressure=pressure)
+                 pressure=pressure, shoe=shoe, additions=additions)
 
 
 def _pressure_file(value: object, base_dir: Path | None) -> str:

@@ -39,6 +39,9 @@ WIDGETS: dict[str, dict] = {
     "arch_height_mm": {"widget": "number", "step": 1},
     "shoe_size": {"widget": "text", "help": "'EU 42', 'UK 8', 'US-M 9', 'US-W 10.5', "
                                             "'Mondopoint 265'"},
+    "shoe": {"widget": "text", "help": "the shoe it goes into (not the foot's size): dress, "
+                                       "running, walking, work_boot, kids, NAME:key=value,..."},
+    "additions": {"widget": "text", "help": "e.g. morton_extension:thickness_mm=3;heel_lift"},
 }
 GROUPS = {"foot": ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm",
                    "shoe_size", "scan", "scan_units", "side_from_scan"),
