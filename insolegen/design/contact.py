@@ -145,7 +145,9 @@ def foot_registration(d) -> tuple[float, float]:
     gx, gy = (a.ravel() for a in np.meshgrid(g, g))
     xy = np.column_stack([hx + gx, hy + gy])[gx * gx + gy * gy <= r * r]
     sole = plantar_at(d.foot, xy)
-    top = d.top(xy, fitted=False)
+    # In a shoe the foot rests on the top as on a flat floor: foot and insole bend with the
+    # shoe's insole board (insolegen.design.shoefit), so the board's height is not a lift.
+    top = getattr(d, "thickness", d.top)(xy, fitted=False)
     rest = registration(np.column_stack([xy, top]), sole, (hx, hy), d.foot.heel_width_mm,
                         d.seat_exclusions)
     held = smooth_min(top, _limit(d, xy, rest), _soft(d))

@@ -23,6 +23,7 @@ Additions (:mod:`insolegen.design.additions`) are added to the top.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,18 +176,21 @@ class FittedDesign(InsoleDesign):
             return np.zeros(len(xy))
         return self.shoe.board_height(xy[:, 0] + self.heel_offset_mm) - self.board_floor_mm
 
-    def thickness(self, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
-        """The top as on a flat floor: the condition's surface plus the additions (mm)."""
+    def thickness(self, xy: np.ndarray, with_recesses: bool = True, fitted: bool = True
+                  ) -> np.ndarray:
+        """The top as on a flat floor: the condition's surface plus the additions (mm);
+        ``fitted`` as for :meth:`InsoleDesign.top`."""
         xy = np.asarray(xy, dtype=float)
-        z = super().top(xy, with_recesses)
+        z = super().top(xy, with_recesses, fitted)
         if self.additions:
             z = z + addition_height(self, xy, self.additions if with_recesses else tuple(
                 a for a in self.additions if a[0] not in RECESSES))
         return z
 
-    def top(self, xy: np.ndarray, with_recesses: bool = True) -> np.ndarray:
+    def top(self, xy: np.ndarray, with_recesses: bool = True, fitted: bool = True
+            ) -> np.ndarray:
         xy = np.asarray(xy, dtype=float)
-        return self.thickness(xy, with_recesses) + self.board(xy)
+        return self.thickness(xy, with_recesses, fitted) + self.board(xy)
 
     def bottom(self, xy: np.ndarray, z_top: np.ndarray | None = None) -> np.ndarray:
         """The base's bottom (flat, or a shell's) for the top as on a flat floor, laid on
@@ -195,6 +199,17 @@ class FittedDesign(InsoleDesign):
         board = self.board(xy)
         flat_top = self.thickness(xy) if z_top is None else np.asarray(z_top) - board
         return super().bottom(xy, flat_top) + board
+
+    @functools.cached_property
+    def expected(self) -> dict[str, float]:
+        """As :attr:`InsoleDesign.expected`; a soft plug's recess in the heel seat moves the
+        seat plane the mesh is measured by, so seat, cup and tilt are then measured on the
+        design's surface at the mesh's vertices, as for a scanned foot."""
+        out = dict(super().expected)
+        if self.foot.plantar is None and any(n == "soft_plug" for n, _ in self.additions):
+            seat, cup, tilt = self._seat_as_measured()
+            out.update(heel_seat_height_mm=seat, heel_cup_depth_mm=cup, rearfoot_tilt_deg=tilt)
+        return out
 
     @property
     def seat_exclusions(self) -> tuple[tuple[float, float, float], ...]:

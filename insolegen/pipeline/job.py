@@ -111,7 +111,13 @@ def _self_check(side: str, measured: dict, checks: dict) -> None:
 
 
 def _fit(side: str, vertices: np.ndarray, faces: np.ndarray, design: InsoleDesign) -> dict:
-    """The written insole against the scanned foot (output frame), refused past the allowance."""
+    """The written insole against the scanned foot (output frame), refused past the allowance.
+
+    In a shoe the part's bottom follows the insole board; foot and insole bend with it, so
+    the top is measured as on a flat floor (the board's height taken off)."""
+    if getattr(design, "shoe", None) is not None:
+        vertices = vertices.copy()
+        vertices[:, 2] -= design.board(vertices[:, :2])  # the board depends on x alone
     fit = foot_fit(vertices, faces, side, design)
     fit["at_mm"][1] = -fit["at_mm"][1] if side == "left" else fit["at_mm"][1]
     allowance = design.params["heel_compression_mm"]
