@@ -211,3 +211,18 @@ def width_profile(polygon: Polygon, xs: np.ndarray) -> tuple[np.ndarray, np.ndar
     y_min = np.interp(xs, xs[filled], y_min[filled])
     y_max = np.interp(xs, xs[filled], y_max[filled])
     return y_min, y_max
+
+
+def principal_angle(polygon: Polygon) -> float:
+    """Direction (radians) of the major principal axis of a polygon's area (Green's theorem)."""
+    xy = np.asarray(polygon.exterior.coords)
+    xy = xy - xy[:-1].mean(axis=0)
+    x0, y0, x1, y1 = xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]
+    cross = x0 * y1 - x1 * y0
+    area = cross.sum() / 2
+    cx = ((x0 + x1) * cross).sum() / (6 * area)
+    cy = ((y0 + y1) * cross).sum() / (6 * area)
+    ixx = ((y0 ** 2 + y0 * y1 + y1 ** 2) * cross).sum() / 12 - area * cy ** 2
+    iyy = ((x0 ** 2 + x0 * x1 + x1 ** 2) * cross).sum() / 12 - area * cx ** 2
+    ixy = ((x0 * y1 + 2 * x0 * y0 + 2 * x1 * y1 + x1 * y0) * cross).sum() / 24 - area * cx * cy
+    return 0.5 * float(np.arctan2(2 * ixy, iyy - ixx))

@@ -35,7 +35,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.polygon import orient
 
 from insolegen.core.errors import ScanError
-from insolegen.foot.outline import width_profile
+from insolegen.foot.outline import principal_angle, width_profile
 from insolegen.scan.plantar import footprint, lowest_grid, smooth_outline
 from insolegen.scan.clean import CleanScan, voxel_representatives
 from insolegen.core.points import dot, principal_axes
@@ -179,21 +179,6 @@ def _frame(up: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.vstack([x, np.cross(up, x), up])
 
 
-def _principal_angle(polygon: Polygon) -> float:
-    """Direction (radians) of the major principal axis of a polygon's area."""
-    xy = np.asarray(polygon.exterior.coords)
-    xy = xy - xy[:-1].mean(axis=0)
-    x0, y0, x1, y1 = xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]
-    cross = x0 * y1 - x1 * y0
-    area = cross.sum() / 2
-    cx = ((x0 + x1) * cross).sum() / (6 * area)
-    cy = ((y0 + y1) * cross).sum() / (6 * area)
-    ixx = ((y0 ** 2 + y0 * y1 + y1 ** 2) * cross).sum() / 12 - area * cy ** 2
-    iyy = ((x0 ** 2 + x0 * x1 + x1 ** 2) * cross).sum() / 12 - area * cx ** 2
-    ixy = ((x0 * y1 + 2 * x0 * y0 + 2 * x1 * y1 + x1 * y0) * cross).sum() / 24 - area * cx * cy
-    return 0.5 * float(np.arctan2(2 * ixy, iyy - ixx))
-
-
 def _max_width(polygon: Polygon, x0: float, x1: float) -> float:
     xs = np.linspace(x0, x1, 60)
     lo, hi = width_profile(polygon, xs)
@@ -300,7 +285,7 @@ def orient_in_plan(clean: CleanScan, points: np.ndarray, up: np.ndarray, rot: np
     length = float(np.ptp(local[:, 0]))
     height = FOOTPRINT_HEIGHT_FRAC * length
 
-    angle = _principal_angle(footprint(local[local[:, 2] <= height, :2]))
+    angle = principal_angle(footprint(local[local[:, 2] <= height, :2]))
     c, s = np.cos(angle), np.sin(angle)
     yaw = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
     local = dot(local, yaw)

@@ -32,7 +32,7 @@ from shapely.geometry.polygon import orient
 from insolegen.core.errors import InputError
 from insolegen.foot.measurements import Measurements, foot_from_measurements
 from insolegen.foot.model import Foot, template_landmarks
-from insolegen.foot.outline import BALL_ZONE_FRAC, width_profile
+from insolegen.foot.outline import BALL_ZONE_FRAC, principal_angle, width_profile
 
 MIN_POINTS = 8
 HEEL_BREADTH_FRAC = 0.18     # as scan.measure: heel breadth behind the malleoli
@@ -46,20 +46,6 @@ LENGTH_RANGE_MM = (100.0, 360.0)
 
 class OutlineError(InputError):
     """An outline file or tracing cannot be read or is not a foot's outline."""
-
-
-def _principal_angle(polygon: Polygon) -> float:
-    """Direction (radians) of the major principal axis of a polygon's area (Green's theorem)."""
-    xy = np.asarray(polygon.exterior.coords)
-    xy = xy - xy[:-1].mean(axis=0)
-    x0, y0, x1, y1 = xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]
-    cross = x0 * y1 - x1 * y0
-    area = cross.sum() / 2
-    cx, cy = ((x0 + x1) * cross).sum() / (6 * area), ((y0 + y1) * cross).sum() / (6 * area)
-    ixx = ((y0 ** 2 + y0 * y1 + y1 ** 2) * cross).sum() / 12 - area * cy ** 2
-    iyy = ((x0 ** 2 + x0 * x1 + x1 ** 2) * cross).sum() / 12 - area * cx ** 2
-    ixy = ((x0 * y1 + 2 * x0 * y0 + 2 * x1 * y1 + x1 * y0) * cross).sum() / 24 - area * cx * cy
-    return 0.5 * float(np.arctan2(2 * ixy, iyy - ixx))
 
 
 def checked_polygon(xy: np.ndarray, what: str) -> Polygon:
@@ -136,7 +122,7 @@ def canonical_outline(polygon: Polygon, what: str, side: str | None = None
         The cues (``heel_toe_contrast``, ``side_cues``) and ``side_source``.
     """
     centroid = polygon.centroid
-    plan = affinity.rotate(polygon, -_principal_angle(polygon), origin=centroid, use_radians=True)
+    plan = affinity.rotate(polygon, -principal_angle(polygon), origin=centroid, use_radians=True)
     x0, _, x1, _ = plan.bounds
     length = x1 - x0
     low, high = LENGTH_RANGE_MM
