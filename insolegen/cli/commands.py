@@ -153,9 +153,18 @@ def cmd_measure(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_values(values: dict) -> None:
+    """One line a parameter: name, value, accepted range and meaning."""
+    from insolegen.prescription.parameters import ALL_PARAMS
+    for key, value in values.items():
+        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(
+            value, float) else value
+        print(f"{key:30s} = {shown!s:14s} # {ALL_PARAMS[key].range_text():22s} "
+              f"{ALL_PARAMS[key].doc}")
+
+
 def cmd_profiles(args: argparse.Namespace) -> int:
     from insolegen.prescription import profiles
-    from insolegen.prescription.parameters import ALL_PARAMS
     if not args.name:
         for name in profiles.available():
             prof = profiles.load_profile(name)
@@ -166,11 +175,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     pres = profiles.prescribe(args.name)
     print(f"# {', '.join(pres.conditions)}")
     print(f"# {'parameter':28s}   {'value':14s}   {'range':22s}   meaning")
-    for key, value in pres.parameters.items():
-        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(
-            value, float) else value
-        print(f"{key:30s} = {shown!s:14s} # {ALL_PARAMS[key].range_text():22s} "
-              f"{ALL_PARAMS[key].doc}")
+    _print_values(pres.parameters)
     for source in pres.sources:
         print(f"# source: {source}")
     return 0
@@ -178,7 +183,6 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 
 def cmd_bases(args: argparse.Namespace) -> int:
     from insolegen.prescription import bases
-    from insolegen.prescription.parameters import ALL_PARAMS
     if not args.name:
         for name in bases.available():
             base = bases.load_base(name)
@@ -193,11 +197,7 @@ def cmd_bases(args: argparse.Namespace) -> int:
     print(f"# base {base.name}: {base.title}")
     if base.foot_length_mm:
         print(f"# for feet of {base.foot_length_mm[0]:g}-{base.foot_length_mm[1]:g} mm")
-    for key, value in base.values.items():
-        shown = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(
-            value, float) else value
-        print(f"{key:30s} = {shown!s:14s} # {ALL_PARAMS[key].range_text():22s} "
-              f"{ALL_PARAMS[key].doc}")
+    _print_values(base.values)
     left = [k for k in bases.BASE_SETS if k not in base.values]
     if left:
         print(f"# from the conditions: {', '.join(left)}")
