@@ -139,10 +139,16 @@ def test_toe_end_is_feathered_to_the_minimum_thickness(tmp_path):
     assert m["min_thickness_mm"] >= result.design.params["min_thickness_mm"] - TOL.thickness_mm
 
 
-@pytest.mark.parametrize("length,fraction", [("three_quarter", 0.67), ("sulcus", 0.80)])
-def test_short_insoles_end_where_named(tmp_path, length, fraction):
-    result, m, _ = measured(tmp_path, conditions="neutral", set={"insole_length": length})
-    assert m["length_mm"] == pytest.approx(fraction * 265, abs=TOL.length_mm)
+@pytest.mark.parametrize("length,ahead", [("three_quarter", -5.0), ("sulcus", 18.0)])
+def test_short_insoles_end_where_named(tmp_path, length, ahead):
+    """Along the metatarsal-head line (tests/test_device_ends.py measures the cut's angle):
+    the mesh reaches ``ahead`` mm past the line through mth1 and mth5, measured along the
+    line's normal, and no further."""
+    result, m, (v, _) = measured(tmp_path, conditions="neutral", set={"insole_length": length})
+    (x1, y1), (x5, y5) = (result.design.landmarks[k] for k in ("mth1", "mth5"))
+    normal = np.array([y1 - y5, x5 - x1]) / np.hypot(x1 - x5, y1 - y5)
+    reach = float((v[:, :2] @ normal).max() - normal @ (x1, y1))
+    assert reach == pytest.approx(ahead, abs=TOL.length_mm)
     assert m["watertight"]
 
 

@@ -36,12 +36,16 @@ def test_shell_measures_as_a_shell(tmp_path, condition):
     post_end = report["params"]["post_length_mm"] * L / 265.0
     tri = mesh.triangles
 
-    # Over the arch: between the post's blend and the front rest, away from the rims.
+    # Over the arch: between the post's blend and the front rest, away from the rims. The
+    # front rests along the cut, parallel to the metatarsal-head line: 25 mm behind it.
     inner = outline.buffer(-10.0).intersection(
         shapely.box(1.25 * post_end + 5.0, -200, end - 25.0, 200))
     gx, gy = np.meshgrid(np.arange(0, end, 4.0), np.arange(-100, 100, 4.0))
     pts = np.column_stack([gx.ravel(), gy.ravel()])
-    arch = pts[shapely.contains_xy(inner, pts[:, 0], pts[:, 1])]
+    (x1, y1), (x5, y5) = report["landmarks"]["mth1"], report["landmarks"]["mth5"]
+    normal = np.array([y1 - y5, x5 - x1]) / np.hypot(x1 - x5, y1 - y5)
+    ahead = np.asarray(outline.exterior.coords) @ normal
+    arch = pts[shapely.contains_xy(inner, pts[:, 0], pts[:, 1]) & (pts @ normal <= ahead.max() - 25)]
     assert len(arch) > 50
     gap = highest_z(tri, arch) - lowest_z(tri, arch)
     assert np.all(np.abs(gap - thickness) <= 0.3), (gap.min(), gap.max())

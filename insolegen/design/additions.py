@@ -33,6 +33,7 @@ import numpy as np
 
 from insolegen.core.errors import InputError, shown
 from insolegen.core.numbers import parse_number
+from insolegen.design.surface import sulcus_fade
 
 TAPER_MM = 4.0
 HEEL_LIFT_MAX_MM = 10.0
@@ -147,8 +148,8 @@ def _cuboid(d, xy, p):
 
 
 def _post(rays_of):
-    def height(d, xy, p):
-        return p["height_mm"] * _under_rays(d, xy, rays_of(p), p["start_mm"])
+    def height(d, xy, p):  # ends where the device ends: with its taper, or by the sulcus
+        return p["height_mm"] * _under_rays(d, xy, rays_of(p), p["start_mm"]) * sulcus_fade(d, xy)
     return height
 
 

@@ -11,7 +11,6 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 from shapely.geometry import Polygon
 
 from insolegen import __version__
@@ -21,11 +20,12 @@ from insolegen.design.contact import arch_support, check_fit, foot_registration,
 from insolegen.foot.model import Foot, foot_from_json
 from insolegen.geometry.inspection import seat_plane
 from insolegen.design.plan import triangulate_plan
-from insolegen.foot.outline import insole_outline
+from insolegen.foot.outline import insole_outline, narrowed
 from insolegen.prescription.bases import SKIVE_MIN_CUP_MM, check_foot_length, load_base
 from insolegen.prescription.parameters import REFERENCE_FOOT_MM, REFERENCE_HEEL_WIDTH_MM
 from insolegen.prescription.profiles import Prescription
-from insolegen.design.surface import Plan, top_height
+from insolegen.design.ends import end_line, end_note
+from insolegen.design.surface import Plan, met_pad_axes, top_height
 
 DEFAULT_RESOLUTION_MM = 1.0
 RECESS_MAX_FRACTION = 0.35  # widest heel recess, of the heel width
@@ -110,6 +110,27 @@ class InsoleDesign:
         """Plan-view helper for the outline (computed once)."""
         return Plan.from_outline(self.outline)
 
+    @functools.cached_property
+    def foot_plan(self) -> Plan:
+        """Plan-view helper for the foot's own outline (narrowed as the insole is): what
+        lies ahead of a three-quarter or sulcus device's cut is placed by it."""
+        if self.params["insole_length"] == "full":
+            return self.plan
+        return Plan.from_outline(narrowed(self.foot.outline, self.params.get("width_scale", 1.0),
+                                          self.foot.landmarks["heel_centre"][1]))
+
+    @functools.cached_property
+    def end_line(self) -> tuple[float, float, float] | None:
+        """Where a three-quarter or sulcus device ends (:func:`insolegen.design.ends.end_line`):
+        ``(nx, ny, e)``, the device keeps ``nx x + ny y <= e`` (mm); None when full length."""
+        pad = None
+        if self.params["insole_length"] == "full":
+            return None
+        if self.params["met_pad"] and self.params["met_pad_height_mm"] > 0:
+            front, _, side = met_pad_axes(self)
+            pad = (*self.met_pad_centre, front, side)
+        return end_line(self.landmarks, self.params["insole_length"], self.foot_length_mm, pad)
+
     @property
     def heel_lat_y(self) -> float:
         """Lateral edge of the heel (mm): the pivot of a medial post."""
@@ -139,9 +160,9 @@ class InsoleDesign:
     @property
     def met_pad_centre(self) -> tuple[float, float]:
         """The met pad's peak (mm): proximal to the 2nd metatarsal head (the scan's or the
-        template's landmark), between the borders, a tenth of the half width medial."""
+        template's landmark), between the foot's borders, a tenth of the half width medial."""
         x = self.landmarks["mth2"][0] - self.met_pad_offset_mm
-        lat, med = self.plan.borders(np.array([x]))
+        lat, med = self.foot_plan.borders(np.array([x]))
         centre, half = (lat[0] + med[0]) / 2, (med[0] - lat[0]) / 2
         return float(x), float(centre + 0.1 * half)
 
@@ -375,11 +396,13 @@ def design_insole(foot: Foot, prescription: Prescription,
     check_foot_length(load_base(prescription.base), foot.foot_length_mm)
     notes: list[str] = list(prescription.notes)
     _scale_to_foot(foot, p, prescription.overrides, notes)
-    outline = insole_outline(foot.outline, foot.foot_length_mm, p["insole_length"],
-                             p["toe_allowance_mm"])
-    if p["width_scale"] != 1.0:  # narrowed about the heel's midline (slim shoes)
-        outline = shapely.affinity.scale(outline, 1.0, p["width_scale"],
-                                         origin=(0.0, foot.landmarks["heel_centre"][1]))
+    # narrowed about the heel's midline (slim shoes), then cut where the device ends
+    shape = narrowed(foot.outline, p["width_scale"], foot.landmarks["heel_centre"][1])
+    sketch = InsoleDesign(foot, prescription, p, shape, foot.foot_length_mm, resolution_mm,
+                          0.0, ())
+    outline = insole_outline(shape, foot.foot_length_mm, p["insole_length"],
+                             p["toe_allowance_mm"], sketch.end_line)
+    notes += end_note(sketch)
     if foot.plantar is not None:
         notes += scan_caps(p)
     widest = round(RECESS_MAX_FRACTION * foot.heel_width_mm, 2)

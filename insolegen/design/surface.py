@@ -14,6 +14,8 @@ import numpy as np
 from shapely.geometry import Polygon
 
 from insolegen.design.contact import ROLL_MM, contact_height, fit_to_foot
+from insolegen.design.ends import (CUT_TAPER_MM, POST_RISE_MM, SULCUS_AHEAD_MM, SULCUS_FADE_MM,
+                                   ahead_of_heads, behind_end, scale)
 from insolegen.geometry.inspection import SEAT_RADIUS
 from insolegen.geometry.nearest import nearest_within
 from insolegen.foot.outline import resample_ring, width_profile
@@ -90,6 +92,46 @@ def _post(angle_deg: float, y: np.ndarray, lat: np.ndarray | float,
     return slope * np.maximum(across, 0.0)
 
 
+def met_pad_axes(d) -> tuple[float, float, float]:
+    """The met pad's semi-axes (mm): ahead of its peak (to the 2nd head), behind it, across."""
+    L = d.foot_length_mm
+    return max(d.met_pad_offset_mm, 1.0), 0.09 * L, 0.05 * L
+
+
+def sulcus_fade(d, xy: np.ndarray) -> np.ndarray:
+    """1 up to :data:`SULCUS_FADE_MM` behind the sulcus line, 0 from it on: where forefoot
+    posts end on a device that runs on under the toes."""
+    s = ahead_of_heads(d, xy)
+    k = scale(d)
+    return ramp_down(s, (SULCUS_AHEAD_MM - SULCUS_FADE_MM) * k, SULCUS_AHEAD_MM * k)
+
+
+def forefoot_post(d, xy: np.ndarray, angle_deg: float) -> np.ndarray:
+    """The condition's forefoot post (mm): a wedge about the long axis under the
+    metatarsal heads, from the low side's head (the 5th for + varus, the 1st for - valgus)
+    rising ``tan(angle)`` per mm across to the other head and level beyond, so it stands
+    ``|y1 - y5| tan(angle)`` at the far head. Along the foot it rises behind the head line
+    (:data:`POST_RISE_MM`) and ends where the device ends: with the end taper of a
+    three-quarter or sulcus device, by the sulcus (:func:`sulcus_fade`) on a full one."""
+    y1, y5 = d.landmarks["mth1"][1], d.landmarks["mth5"][1]
+    width = max(y1 - y5, 0.0)
+    across = xy[:, 1] - y5 if angle_deg > 0 else y1 - xy[:, 1]
+    start, full = (-r * scale(d) for r in POST_RISE_MM)
+    rise = smoothstep((ahead_of_heads(d, xy) - start) / (full - start))
+    return np.tan(np.radians(abs(angle_deg))) * np.clip(across, 0.0, width) * rise \
+        * sulcus_fade(d, xy)
+
+
+def end_taper(d, xy: np.ndarray) -> np.ndarray:
+    """0-1: the end taper of design ``d`` at (n, 2) points; a full-length device feathers
+    its toe over min(30 mm, 0.12 of its length) along x, a cut one over
+    :data:`CUT_TAPER_MM` behind its cut line."""
+    if d.end_line is None:
+        end = d.insole_length_mm
+        return ramp_down(xy[:, 0], end - min(30.0, 0.12 * end), end)
+    return smoothstep(behind_end(d, xy) / CUT_TAPER_MM)
+
+
 def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True,
                fitted: bool = True) -> np.ndarray:
     """Top surface height z_top (mm) at (n, 2) plan points for design ``d``.
@@ -119,7 +161,7 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True,
         z += _post(p["rearfoot_post_deg"], y, d.heel_lat_y, d.heel_med_y) * \
             ramp_down(x, rear_end - 0.12 * L, rear_end)
     if p["forefoot_post_deg"]:
-        z += _post(p["forefoot_post_deg"], y, lat, med) * smoothstep((x - 0.55 * L) / (0.13 * L))
+        z += forefoot_post(d, xy, p["forefoot_post_deg"])
 
     ax, ay = marks["arch_apex"]
     front = min(marks["mth1"][0], marks["mth5"][0]) - 5.0
@@ -162,9 +204,10 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True,
 
     if p["met_pad"]:
         px, py = d.met_pad_centre
+        front, back, side = met_pad_axes(d)
         dx = x - px
-        ax_len = np.where(dx >= 0, max(d.met_pad_offset_mm, 1.0), 0.09 * L)  # ends at mth2
-        ay_len = 0.05 * L * (1.0 - 0.4 * np.clip(-dx / (0.09 * L), 0, 1))
+        ax_len = np.where(dx >= 0, front, back)  # ends at mth2
+        ay_len = side * (1.0 - 0.4 * np.clip(-dx / back, 0, 1))
         r2 = (dx / ax_len) ** 2 + ((y - py) / ay_len) ** 2
         z += p["met_pad_height_mm"] * np.where(r2 < 1.0, (1.0 - r2) ** 2, 0.0)
 
@@ -183,12 +226,10 @@ def top_height(d, plan: Plan, xy: np.ndarray, with_recesses: bool = True,
     if fitted and d.foot.plantar is not None:  # within the allowance of the scanned foot
         border = np.full(len(x), np.inf)
         roll = ~near_rear & ((np.abs(plan.across(x, y)) > 1.0 - 2.0 * (ROLL_MM + 1.0)
-                              / np.maximum(med - lat, 1.0)) | (x > plan.length_mm - ROLL_MM - 1.0))
+                              / np.maximum(med - lat, 1.0)) | (behind_end(d, xy) < ROLL_MM + 1.0))
         if roll.any():  # only points near the border can be within the roll
             border[roll] = plan.edge_distance(xy[roll], ROLL_MM)
         z = fit_to_foot(d, xy, z, np.minimum(edge, border), ramp_down(x, hx, hx + 0.1 * L))
     t_min = p["min_thickness_mm"]
-    end = d.insole_length_mm
-    feather = min(30.0, 0.12 * end) if p["insole_length"] == "full" else 12.0
-    z = t_min + (z - t_min) * ramp_down(x, end - feather, end)
+    z = t_min + (z - t_min) * end_taper(d, xy)
     return np.maximum(z, t_min)

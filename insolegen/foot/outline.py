@@ -118,13 +118,15 @@ def _fit_extents(xy: np.ndarray, length: float, ball: float, heel: float) -> np.
 
 
 def insole_outline(foot: Polygon, foot_length_mm: float, insole_length: str,
-                   toe_allowance_mm: float) -> Polygon:
+                   toe_allowance_mm: float,
+                   end: tuple[float, float, float] | None = None) -> Polygon:
     """Plan outline of the insole from the foot outline (right foot frame).
 
     ``full`` stretches the toes so the insole is ``foot length + allowance``
-    long; ``sulcus`` ends behind the toes at 0.80 of foot length and
-    ``three_quarter`` behind the metatarsal heads at 0.67, both with rounded
-    corners. The result's extent along X is the insole length.
+    long. ``sulcus`` and ``three_quarter`` end along the straight line
+    ``end = (nx, ny, e)``: the device keeps the points with ``nx x + ny y <= e``
+    (``(nx, ny)`` a unit normal pointing distally, e.g. along the metatarsal-head
+    line; see :mod:`insolegen.design.ends`), with its corners rounded (8 mm).
     """
     if insole_length == "full":
         xy = np.asarray(foot.exterior.coords)[:-1].copy()
@@ -133,14 +135,34 @@ def insole_outline(foot: Polygon, foot_length_mm: float, insole_length: str,
         span = xy[:, 0].max() - start
         xy[ahead, 0] = start + (xy[ahead, 0] - start) * (span + toe_allowance_mm) / span
         return Polygon(xy)
-    end = (0.80 if insole_length == "sulcus" else 0.67) * foot_length_mm
+    if end is None:
+        raise ValueError(f"insole_length {insole_length!r} needs its end line")
+    nx, ny, e = end
     radius = 8.0
-    cut = foot.intersection(shapely.box(-1.0, -1e3, end, 1e3))
+    cut = foot.intersection(half_plane(nx, ny, e))
     rounded = cut.buffer(-radius, quad_segs=16).buffer(radius, quad_segs=16)
-    rear = foot.intersection(shapely.box(-1.0, -1e3, end - 3 * radius, 1e3))
-    merged = shapely.union(rear, rounded.intersection(shapely.box(end - 4 * radius, -1e3,
-                                                                  end + 1, 1e3)))
+    rear = foot.intersection(half_plane(nx, ny, e - 3 * radius))
+    front = rounded.difference(half_plane(nx, ny, e - 4 * radius))
+    merged = shapely.union(rear, front)
+    merged = max(getattr(merged, "geoms", [merged]), key=lambda g: g.area)
     return shapely.simplify(merged, 0.01)
+
+
+def narrowed(outline: Polygon, width_scale: float, heel_y: float) -> Polygon:
+    """``outline`` narrowed by ``width_scale`` across, about the heel's midline ``heel_y``."""
+    if width_scale == 1.0:
+        return outline
+    return shapely.affinity.scale(outline, 1.0, width_scale, origin=(0.0, heel_y))
+
+
+def half_plane(nx: float, ny: float, e: float, size: float = 1e4) -> Polygon:
+    """The points with ``nx x + ny y <= e`` (``(nx, ny)`` a unit vector) within ``size`` mm
+    of the origin, as a polygon."""
+    foot_of = np.array([nx, ny]) * e
+    along = np.array([-ny, nx]) * size
+    back = -np.array([nx, ny]) * size
+    return Polygon([foot_of - along, foot_of + along, foot_of + along + back,
+                    foot_of - along + back])
 
 
 def _ring_coords(polygon: Polygon) -> np.ndarray:

@@ -29,6 +29,8 @@ from shapely.ops import polylabel
 
 from insolegen.core.errors import InputError, InsolegenError
 from insolegen.geometry.inspection import edge_report
+from insolegen.design.ends import CUT_TAPER_MM
+from insolegen.foot.outline import half_plane
 from insolegen.mesh.solid import Solid
 
 DEPTH_MM = 0.6            # default recess depth
@@ -88,8 +90,9 @@ def region(design, side: str) -> Polygon:
     if design.params["shell"]:  # only the rearfoot post rests on the floor: text under it
         area = inner.intersection(box(EDGE_MARGIN_MM, -1e3, design.post_end_mm - 2.0, 1e3))
     elif design.params["insole_length"] == "three_quarter":
-        front = design.insole_length_mm - 12.0 - EDGE_MARGIN_MM  # before the toe feather
-        area = inner.intersection(box(0.45 * L, -1e3, front, 1e3))
+        nx, ny, e = design.end_line  # before the end taper, behind the oblique cut
+        area = inner.intersection(box(0.45 * L, -1e3, 1e3, 1e3)).intersection(
+            half_plane(nx, ny, e - CUT_TAPER_MM - EDGE_MARGIN_MM))
     else:  # medial half of the midfoot, between heel cup and metatarsal heads
         xs = np.linspace(0.28 * L, 0.56 * L, 60)
         lat, med = design.plan.borders(xs)
