@@ -173,3 +173,21 @@ def test_forefoot_post_stands_under_the_heads_and_ends_with_the_device(tmp_path,
         assert np.nanmax(post - plain) <= 0.05
     else:
         assert np.isnan(post).all() and np.isnan(plain).all()  # the device does not reach
+
+
+@pytest.mark.parametrize("spec", ["medial_forefoot_post:to_ray=2,height_mm=4",
+                                  "lateral_forefoot_post:from_ray=4,height_mm=4"])
+def test_addition_posts_end_by_the_sulcus_on_a_full_device(tmp_path, spec):
+    """The additions' ray posts stand their height under the heads and, as the
+    condition's post, add nothing (0.05 mm) at 90 % of a full device's length."""
+    make_pair(tmp_path / "p", **FOOT, conditions="neutral", side="right", resolution_mm=1,
+              additions=spec)
+    make_pair(tmp_path / "o", **FOOT, conditions="neutral", side="right", resolution_mm=1)
+    report = json.loads((tmp_path / "p" / "t.json").read_text())["design"]
+    head = report["landmarks"]["mth1" if spec.startswith("medial") else "mth5"]
+    L = report["insole_length_mm"]
+    pts = np.array([head] + [[0.9 * L, y] for y in np.linspace(-30, 30, 7)])
+    lift = highest_z(load(tmp_path / "p" / "t_right.stl").triangles, pts) - \
+        highest_z(load(tmp_path / "o" / "t_right.stl").triangles, pts)
+    assert lift[0] == pytest.approx(4.0, abs=0.2)
+    assert np.nanmax(np.abs(lift[1:])) <= 0.05

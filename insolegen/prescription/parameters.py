@@ -105,8 +105,10 @@ PARAMS: dict[str, Param] = {p.name: p for p in [
     _p("top_cover_thickness_mm", 0.0, 6.0, "max", "Cushioning top layer, part of the printed stack."),
     _p("min_thickness_mm", 0.8, 5.0, "max", "Nowhere thinner than this (toe feather, recesses)."),
     _p("insole_length", None, None, "longest",
-       "full (foot length + toe allowance), sulcus (behind the toes) or three_quarter "
-       "(ends behind the metatarsal heads).", kind=str, choices=INSOLE_LENGTHS),
+       "full (foot length + toe allowance), sulcus (18 mm ahead of the metatarsal-head "
+       "line, at the toe crease) or three_quarter (5 mm behind that line; further forward "
+       "when it carries a met pad), the cut parallel to the line.",
+       kind=str, choices=INSOLE_LENGTHS),
     _p("toe_allowance_mm", 0.0, 20.0, "max", "Full length only: insole length = foot length + this."),
     _p("arch_support_height_mm", 0.0, 25.0, "max",
        "Rise of the medial arch support at the arch apex above the insole's centreline."),
