@@ -95,3 +95,12 @@ def test_no_report_uses_the_old_word(tmp_path):
     assert report["design"]["foot"]["navicular_height_mm"] == 38
     assert "arch_rise_mm" in report["measured"]["right"]
     assert report["order"]["measurements"]["navicular_height_mm"] == "38"
+
+
+def test_the_web_form_offers_the_new_fields_not_the_old():
+    from insolegen.web.form import schema
+    fields = {f["name"]: f for f in schema()["fields"]}
+    for name in ("navicular_height_mm", "plantar_arch_height_mm", "ball_length_mm"):
+        assert fields[name]["group"] == "foot" and fields[name]["unit"] == "mm"
+        assert fields[name]["widget"] == "number"
+    assert "arch_height_mm" not in fields

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "'insolegen measure'); the arch support reaches it")
     g.add_argument("--ball-length", metavar="MM", help="heel to the 1st metatarsal head, mm "
                    "(0.66-0.82 of foot length): places the metatarsal heads and the met pad "
-                   "(default: 0.741 of foot length, the ANSUR II median); not with --scan")
+                   "(default: 0.74 of foot length, the ANSUR II median); not with --scan")
     g.add_argument("--arch-height", metavar="MM", type=_ambiguous_arch, help=argparse.SUPPRESS)
     g.add_argument("--condition", required=True, metavar="NAME[,NAME]",
                    help="one or more conditions (see 'insolegen profiles')")
