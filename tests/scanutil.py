@@ -19,8 +19,8 @@ SAMPLES = {
     "makehuman_left_mm_yup.obj": ("left", "mm", 1),
 }
 MM_PER = {"mm": 1.0, "cm": 10.0, "in": 25.4, "m": 1000.0}
-MEASURES = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm",
-            "dorsal_height_50_mm", "truncated_foot_length_mm")
+MEASURES = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "plantar_arch_height_mm",
+            "dorsal_height_50_mm", "ball_length_mm")
 
 
 def sample_mesh(name: str) -> trimesh.Trimesh:

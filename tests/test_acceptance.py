@@ -70,7 +70,7 @@ def test_features_measure_as_designed(pair, side):
     p = d.params
     assert m["heel_cup_depth_mm"] == pytest.approx(p["heel_cup_depth_mm"], abs=TOL.heel_cup_depth_mm)
     assert m["rearfoot_tilt_deg"] == pytest.approx(p["rearfoot_post_deg"], abs=TOL.rearfoot_tilt_deg)
-    assert m["arch_height_mm"] == pytest.approx(d.arch_support_height_mm, abs=TOL.arch_height_mm)
+    assert m["arch_rise_mm"] == pytest.approx(d.arch_support_height_mm, abs=TOL.arch_height_mm)
     assert m["arch_peak_height_mm"] == pytest.approx(e["arch_peak_height_mm"], abs=TOL.arch_height_mm)
     assert m["heel_seat_height_mm"] == pytest.approx(e["heel_seat_height_mm"], abs=TOL.heel_seat_height_mm)
     assert m["min_thickness_mm"] >= p["min_thickness_mm"] - TOL.thickness_mm

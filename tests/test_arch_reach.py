@@ -20,7 +20,7 @@ from scanutil import highest_z
 @pytest.mark.parametrize("navicular", [25, 30, 33, 45])
 def test_support_reaches_the_foot(tmp_path, navicular):
     result = make_pair(tmp_path, conditions="flat_feet", foot_length_mm="265", side="right",
-                       arch_height_mm=str(navicular), resolution_mm="2")
+                       navicular_height_mm=str(navicular), resolution_mm="2")
     design = json.loads(result.files["report"].read_text())["design"]
     p = design["params"]
     layers = p["base_thickness_mm"] + p["top_cover_thickness_mm"]
@@ -28,7 +28,7 @@ def test_support_reaches_the_foot(tmp_path, navicular):
     apex = np.array([design["landmarks"]["arch_apex"]])
     over_layers = highest_z(load(result.files["right"]).triangles, apex)[0] - layers
     assert plantar - 0.3 <= over_layers <= plantar + p["arch_tolerance_mm"] + 0.3
-    assert result.measured["right"]["arch_height_mm"] >= min(plantar, 1.0) - 0.3
+    assert result.measured["right"]["arch_rise_mm"] >= min(plantar, 1.0) - 0.3
     note = [n for n in design["notes"] if n.startswith("arch_support_height_mm")]
     if navicular in (25, 30):  # the profile's 12 mm is more than the foot's arch + 4
         cap = plantar + 4.0
@@ -45,7 +45,8 @@ def test_arch_height_flag_is_refused_as_ambiguous(tmp_path):
     assert proc.returncode == 2 and not (tmp_path / "o").exists()
     line, = proc.stderr.strip().splitlines()
     assert "--arch-height" in line and "give --navicular-height" in line
-    assert "'insolegen measure' reports arch_height_mm, the sole's plantar arch height" in line
+    assert "or --plantar-arch-height MM (the sole's plantar arch height, " \
+        "plantar_arch_height_mm of 'insolegen measure')" in line
     ok = run_cli("generate", "--foot-length", "265", "--navicular-height", "30", "--condition",
                  "flat_feet", "--side", "right", "--resolution-mm", "3", "--out", str(tmp_path))
     assert ok.returncode == 0, ok.stderr

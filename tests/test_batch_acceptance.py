@@ -167,7 +167,8 @@ def test_example_jsonl_is_the_csv_twin():
         ma, mb = a.order.measurements, b.order.measurements
         assert (ma is None) == (mb is None)
         if ma is not None:
-            for name in ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm"):
+            for name in ("foot_length_mm", "ball_width_mm", "heel_width_mm", "navicular_height_mm",
+                         "plantar_arch_height_mm", "ball_length_mm"):
                 va, vb = getattr(ma, name), getattr(mb, name)
                 assert (va is None and vb is None) or float(va) == float(vb)
             assert ma.shoe_size == mb.shoe_size

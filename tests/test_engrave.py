@@ -73,7 +73,7 @@ def test_features_measure_as_without_engraving(plain, engraved):
     e_result, _ = engraved
     for side in ("left", "right"):
         before, after = p_result.measured[side], e_result.measured[side]
-        for key in ("heel_cup_depth_mm", "arch_height_mm", "arch_peak_height_mm",
+        for key in ("heel_cup_depth_mm", "arch_rise_mm", "arch_peak_height_mm",
                     "heel_seat_height_mm", "rearfoot_tilt_deg", "min_thickness_mm",
                     "length_mm", "width_mm", "height_mm", "bottom_z_mm"):
             assert after[key] == pytest.approx(before[key], abs=1e-3), key

@@ -13,7 +13,7 @@ from conftest import load, make_pair
 from insolegen.geometry.inspection import _top, heights_at, measure
 from insolegen.core.tolerances import TOL
 
-FEATURES = ("heel_cup_depth_mm", "arch_height_mm", "rearfoot_tilt_deg", "heel_seat_height_mm")
+FEATURES = ("heel_cup_depth_mm", "arch_rise_mm", "rearfoot_tilt_deg", "heel_seat_height_mm")
 
 
 def measured(tmp_path, side="right", **fields):
@@ -40,7 +40,7 @@ def baseline(tmp_path_factory):
 # (override, value, feature that must move, by how much)
 CASES = [
     ("heel_cup_depth_mm", 23.0, "heel_cup_depth_mm", 3.0),
-    ("arch_support_height_mm", 15.0, "arch_height_mm", 2.0),
+    ("arch_support_height_mm", 15.0, "arch_rise_mm", 2.0),
     ("rearfoot_post_deg", 7.0, "rearfoot_tilt_deg", 2.0),
     ("heel_lift_mm", 6.0, "heel_seat_height_mm", 6.0),
 ]

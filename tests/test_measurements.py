@@ -80,7 +80,7 @@ def test_landmarks_sit_at_typical_fractions():
 
 
 def test_foot_round_trips_through_json():
-    foot = foot_from_measurements(Measurements(shoe_size="EU 40", arch_height_mm=38))
+    foot = foot_from_measurements(Measurements(shoe_size="EU 40", navicular_height_mm=38))
     again = foot_from_json(foot.to_json())
     assert again.to_json() == foot.to_json()
 

@@ -26,7 +26,7 @@ def test_a_childs_foot_gets_a_childs_cup_arch_and_rim(tmp_path):
     a, c = adult.measured["right"], child.measured["right"]
     for key in ("rim_medial_mm", "rim_lateral_mm", "rim_posterior_mm"):
         assert c[key] == pytest.approx(a[key] * k, abs=0.5), key
-    assert c["arch_height_mm"] == pytest.approx(a["arch_height_mm"] * k, abs=0.5)
+    assert c["arch_rise_mm"] == pytest.approx(a["arch_rise_mm"] * k, abs=0.5)
     assert child_d["params"]["rim_thickness_mm"] == pytest.approx(2.5 * 150 / 265, abs=0.01)
     assert any(n.startswith("scaled to the foot: heel_cup_depth_mm") for n in child_d["notes"])
     assert not any(n.startswith("scaled") for n in adult_d["notes"])

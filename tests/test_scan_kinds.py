@@ -95,7 +95,7 @@ def test_plantar_scans(made, full, name, units, length):
     assert got["cannot_measure"] == ["dorsal_height_50_mm", "arch_height_index", "arch_type"]
     assert got["dorsal_height_50_mm"] is None and got["arch_height_index"] is None
     assert "dorsum_50" not in got["landmarks"]
-    assert 0 < got["arch_height_mm"] < 30
+    assert 0 < got["plantar_arch_height_mm"] < 30
     if given is not None:
         check = got["foot_length_check"]
         assert got["units_detected"] == "scaled" and abs(check["residual_mm"]) <= 0.5

@@ -51,7 +51,7 @@ def test_point_clouds_measure_like_the_mesh(ext, mesh, reference, tmp_path):
     result = measure_scan(path)
     assert read_scan(path).faces is None
     assert result["side"] == "left"
-    for key in ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm"):
+    for key in ("foot_length_mm", "ball_width_mm", "heel_width_mm", "plantar_arch_height_mm"):
         assert result[key] == pytest.approx(reference[key], abs=1.5), key
 
 

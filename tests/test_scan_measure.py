@@ -15,7 +15,7 @@ from insolegen.scan.measure import AHI_HIGH, AHI_LOW, arch_type
 from scanutil import MM_PER, SAMPLES, SCANS, horizontal_extents, sample_mesh
 
 KEYS = ("units_detected", "side", "foot_length_mm", "ball_width_mm", "heel_width_mm",
-        "arch_height_mm", "dorsal_height_50_mm", "truncated_foot_length_mm",
+        "plantar_arch_height_mm", "dorsal_height_50_mm", "ball_length_mm",
         "arch_height_index", "arch_type", "landmarks")
 
 
@@ -45,12 +45,12 @@ def test_measurements_are_those_of_an_adult_foot(sample):
     _, _, m = sample
     length = m["foot_length_mm"]
     # ANSUR II: ball-of-foot length is 0.69-0.80 of foot length for all 6,068 subjects.
-    assert 0.68 <= m["truncated_foot_length_mm"] / length <= 0.80
+    assert 0.68 <= m["ball_length_mm"] / length <= 0.80
     assert 0.30 <= m["ball_width_mm"] / length <= 0.46
     assert 0.55 <= m["heel_width_mm"] / m["ball_width_mm"] <= 0.95  # ANSUR II: 0.56-0.92
-    assert 0 < m["arch_height_mm"] < 30
+    assert 0 < m["plantar_arch_height_mm"] < 30
     assert m["arch_height_index"] == pytest.approx(
-        m["dorsal_height_50_mm"] / m["truncated_foot_length_mm"], abs=1e-3)
+        m["dorsal_height_50_mm"] / m["ball_length_mm"], abs=1e-3)
     assert m["arch_type"] == arch_type(m["arch_height_index"])
 
 
@@ -87,7 +87,7 @@ def test_foot_from_a_scan_round_trips_through_json(sample):
     assert again.plantar.heights(np.array([[50.0, 0.0]])) == pytest.approx(
         foot.plantar.heights(np.array([[50.0, 0.0]])))
     assert again.plantar_arch_height_mm == foot.plantar_arch_height_mm \
-        == result.measurements.arch_height_mm
+        == result.measurements.plantar_arch_height_mm
 
 
 def test_cli_measure_prints_the_json_keys():

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from insolegen.core.errors import InputError, shown
-from insolegen.pipeline.order import KNOWN_FIELDS
+from insolegen.pipeline.order import KNOWN_FIELDS, RETIRED_FIELDS
 from insolegen.prescription.parameters import lookup
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -139,7 +139,8 @@ def _check_header(cells: list[str], path: Path, line: int) -> list[str | None]:
                 name = "set." + lookup(name[4:]).name
             except InputError as exc:
                 raise InputError(f"{where}: {exc}") from None
-        elif name not in KNOWN_FIELDS or name == "set":
+        # a retired column (arch_height_mm) is read: its orders are refused one by one, with why
+        elif (name not in KNOWN_FIELDS and name not in RETIRED_FIELDS) or name == "set":
             close = difflib.get_close_matches(name, KNOWN_FIELDS, n=1)
             hint = f"did you mean {close[0]!r}?" if close else \
                 f"known: {', '.join(f for f in KNOWN_FIELDS if f != 'set')}, set.<parameter>"

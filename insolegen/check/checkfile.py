@@ -51,7 +51,7 @@ def read_bodies(path: Path) -> tuple[str, list[Body]]:
 
 MAX_DESIGN_BYTES = 16 << 20  # a design report is tens of kB
 _EXPECTED = ("insole_length_mm", "heel_seat_height_mm", "heel_cup_depth_mm",
-             "rearfoot_tilt_deg", "arch_height_mm", "arch_peak_height_mm", "min_thickness_mm")
+             "rearfoot_tilt_deg", "arch_rise_mm", "arch_peak_height_mm", "min_thickness_mm")
 _LANDMARKS = ("heel_centre", "arch_apex")
 
 
@@ -85,6 +85,8 @@ def _design(path: Path | None) -> dict | None:
         if not isinstance(marks, dict) or not isinstance(foot, dict) \
                 or not isinstance(expected, dict):
             raise ValueError("expected 'landmarks', 'foot' and 'expected' objects")
+        if "arch_height_mm" in expected and "arch_rise_mm" not in expected:  # older reports
+            expected = {**expected, "arch_rise_mm": expected["arch_height_mm"]}
         missing = [k for k in _LANDMARKS if k not in marks] + \
             [k for k in _EXPECTED if k not in expected]
         if missing:

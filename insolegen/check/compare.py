@@ -17,7 +17,7 @@ def compare(measured: dict, expected: dict, resolution_mm: float = 1.0) -> dict[
            "heel_seat_height_mm": ("heel_seat_height_mm", TOL.heel_seat_height_mm),
            "heel_cup_depth_mm": ("heel_cup_depth_mm", TOL.heel_cup_depth_mm),
            "rearfoot_tilt_deg": ("rearfoot_tilt_deg", TOL.rearfoot_tilt_deg),
-           "arch_height_mm": ("arch_height_mm", TOL.arch_height_mm),
+           "arch_rise_mm": ("arch_rise_mm", TOL.arch_height_mm),
            "arch_peak_height_mm": ("arch_peak_height_mm", TOL.arch_height_mm)}
     out = {}
     for key, (mkey, t) in tol.items():

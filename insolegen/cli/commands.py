@@ -18,7 +18,8 @@ def _order_fields(args: argparse.Namespace) -> dict:
     fields = {
         "order_id": args.id, "side": args.side, "conditions": args.condition, "base": args.base,
         "foot_length_mm": args.foot_length, "ball_width_mm": args.ball_width,
-        "heel_width_mm": args.heel_width, "arch_height_mm": args.navicular_height,
+        "heel_width_mm": args.heel_width, "navicular_height_mm": args.navicular_height,
+        "plantar_arch_height_mm": args.plantar_arch_height, "ball_length_mm": args.ball_length,
         "shoe_size": args.shoe_size, "resolution_mm": args.resolution_mm,
         "formats": args.format, "material": args.material,
         "ascii_stl": True if args.ascii else None, "engrave": True if args.engrave else None,
@@ -47,7 +48,7 @@ def _print_result(result) -> None:
           f"{fmt(d.foot_length_mm)} mm, insole {fmt(d.insole_length_mm)} mm "
           f"({d.params['insole_length']}, base {d.prescription.base})")
     for side, m in result.measured.items():
-        print(f"  {side:5s}  cup {fmt(m['heel_cup_depth_mm'])} mm, arch {fmt(m['arch_height_mm'])} "
+        print(f"  {side:5s}  cup {fmt(m['heel_cup_depth_mm'])} mm, arch {fmt(m['arch_rise_mm'])} "
               f"mm (peak {fmt(m['arch_peak_height_mm'])}), tilt "
               f"{fmt(m['rearfoot_tilt_deg'], sign=True)} deg, rims medial/lateral/back "
               f"{fmt(m['rim_medial_mm'])}/{fmt(m['rim_lateral_mm'])}/{fmt(m['rim_posterior_mm'])} "

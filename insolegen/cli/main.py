@@ -26,9 +26,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _ambiguous_arch(text: str) -> None:
     raise argparse.ArgumentTypeError(
-        f"{text!r}: ambiguous, refused: give --navicular-height MM (navicular height standing); "
-        "'insolegen measure' reports arch_height_mm, the sole's plantar arch height, which is "
-        "about navicular height - 24 mm")
+        f"{text!r}: ambiguous, refused: give --navicular-height MM (navicular height standing) "
+        "or --plantar-arch-height MM (the sole's plantar arch height, plantar_arch_height_mm "
+        "of 'insolegen measure')")
 
 
 def _printer_options(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--heel-width", metavar="MM", help="widest part of the heel, mm")
     g.add_argument("--navicular-height", metavar="MM", help="navicular height standing, mm "
                    "(the arch support reaches it - 24 mm, the plantar arch height)")
+    g.add_argument("--plantar-arch-height", metavar="MM", help="instead of --navicular-height: "
+                   "the sole's height under the arch apex, mm (plantar_arch_height_mm of "
+                   "'insolegen measure'); the arch support reaches it")
+    g.add_argument("--ball-length", metavar="MM", help="heel to the 1st metatarsal head, mm "
+                   "(0.66-0.82 of foot length): places the metatarsal heads and the met pad "
+                   "(default: 0.74 of foot length, the ANSUR II median); not with --scan")
     g.add_argument("--arch-height", metavar="MM", type=_ambiguous_arch, help=argparse.SUPPRESS)
     g.add_argument("--condition", required=True, metavar="NAME[,NAME]",
                    help="one or more conditions (see 'insolegen profiles')")

@@ -17,7 +17,7 @@ from insolegen import __version__
 from insolegen.core.errors import InputError
 from insolegen.design.bottom import bottom_height
 from insolegen.design.contact import arch_support, check_fit, foot_registration, scan_caps
-from insolegen.foot.model import Foot, foot_from_json
+from insolegen.foot.model import ARCH_FIELDS, NAVICULAR_OVER_PLANTAR_MM, Foot, foot_from_json
 from insolegen.geometry.inspection import seat_plane
 from insolegen.design.plan import triangulate_plan
 from insolegen.foot.outline import insole_outline, narrowed
@@ -214,7 +214,7 @@ class InsoleDesign:
             "heel_seat_height_mm": seat,
             "heel_cup_depth_mm": cup,
             "rearfoot_tilt_deg": tilt,
-            "arch_height_mm": round(float(apex_z - mid_z), 3),
+            "arch_rise_mm": round(float(apex_z - mid_z), 3),
             "arch_peak_height_mm": round(float(apex_z), 3),
             "min_thickness_mm": p["min_thickness_mm"],
         }
@@ -357,8 +357,8 @@ def _scale_to_foot(foot: Foot, p: dict, overrides: dict, notes: list[str]) -> No
 
 
 def _measured_arch_support(draft: InsoleDesign, support: float, notes: list[str]) -> float:
-    """Arch support (mm) for a foot whose navicular height was measured: the top at the arch
-    apex reaches the foot's plantar arch height above the layers (base + cover), and rises at
+    """Arch support (mm) for a foot whose navicular or plantar arch height was measured: the
+    top at the arch apex reaches the foot's plantar arch height above the layers (base + cover), and rises at
     most ``arch_tolerance_mm`` above it; the same rule as on a scanned sole
     (:func:`insolegen.design.contact.arch_support`)."""
     p, foot = draft.params, draft.foot
@@ -367,8 +367,9 @@ def _measured_arch_support(draft: InsoleDesign, support: float, notes: list[str]
     other = round(max(float(draft.top(apex)[0]) - layers, 0.0), 2)  # posts, lifts at the apex
     plantar, tol = round(foot.plantar_arch_height_mm, 2), p["arch_tolerance_mm"]
     reach, cap = max(plantar - other, 0.0), max(plantar + tol - other, 0.0)
-    said = (f"the foot's plantar arch height {plantar:g} mm (navicular height "
-            f"{foot.arch_height_mm:g} mm - 24 mm)")
+    said = f"the foot's plantar arch height {plantar:g} mm" + (
+        "" if foot.plantar_arch_mm is not None else
+        f" (navicular height {foot.navicular_height_mm:g} mm - {NAVICULAR_OVER_PLANTAR_MM:g} mm)")
     if support > cap:
         notes.append(f"arch_support_height_mm capped from {support:g} to {cap:g} mm = {said} "
                      f"+ arch_tolerance_mm {tol:g} - {other:g} mm that other features raise "
@@ -424,7 +425,7 @@ def design_insole(foot: Foot, prescription: Prescription,
             f"{fill:.1f} mm at the apex above the midline; arch support adds {support:g} mm "
             f"towards the profile's {p['arch_support_height_mm']:g} mm, at most "
             f"arch_tolerance_mm = {p['arch_tolerance_mm']:g} into the arch")
-    elif foot.sources.get("arch_height_mm", "").startswith(("given", "scan")):
+    elif any(foot.sources.get(k, "").startswith(("given", "scan")) for k in ARCH_FIELDS):
         support = _measured_arch_support(draft, support, notes)
     else:
         notes.append("arch height not measured: arch support not checked against the foot")

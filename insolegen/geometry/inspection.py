@@ -18,7 +18,7 @@ Definitions (mm, degrees):
   ``rim_posterior_mm`` the same as ``heel_cup_depth_mm``: the cup's depth all round;
 - ``medial_flange_mm``: highest top point on the medial side between one heel width and
   the arch apex, above the heel seat's height at the heel centre;
-- ``arch_height_mm``: top surface at the arch apex above the top surface on the
+- ``arch_rise_mm``: top surface at the arch apex above the top surface on the
   insole's midline at the same station; ``arch_peak_height_mm``: above the floor;
 - ``min_thickness_mm``: lowest top-surface point above the bottom.
 """
@@ -242,7 +242,7 @@ def measure(vertices: np.ndarray, faces: np.ndarray, side: str = "right",
         "rim_posterior_mm": round(float(rim[2] - rim_seat), 3),
         **{k: round(v, 3) for k, v in rims.items()},
         "rearfoot_tilt_deg": round(float(np.degrees(np.arctan(coef[2]))), 3),
-        "arch_height_mm": round(float(apex_z - mid_z), 3),
+        "arch_rise_mm": round(float(apex_z - mid_z), 3),
         "arch_peak_height_mm": round(float(apex_z - z_min), 3),
         "min_thickness_mm": round(float(top_v[:, 2].min() - z_min), 3),
     }

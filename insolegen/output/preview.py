@@ -150,7 +150,7 @@ def draw_profile(ax, design, measured: dict, solid: Solid) -> None:
     ax.annotate("", (apex_x, apex_top), (apex_x, seat_mid),
                 arrowprops={"arrowstyle": "<->", "color": "tab:blue", "lw": 1.2})
     ax.text(apex_x + 4, (apex_top + seat_mid) / 2,
-            f"arch {measured['arch_height_mm']:.1f} mm\n"
+            f"arch {measured['arch_rise_mm']:.1f} mm\n"
             f"(peak {measured['arch_peak_height_mm']:.1f} mm above floor)",
             color="tab:blue", fontsize=8, va="center")
     ax.set_xlim(-2, design.insole_length_mm + 2)
@@ -166,7 +166,7 @@ def summary_lines(design, measured: dict) -> list[str]:
     """Key numbers for the picture's side box."""
     p = design.params
     return [f"heel cup {measured['heel_cup_depth_mm']:.1f} mm",
-            f"arch {measured['arch_height_mm']:.1f} mm",
+            f"arch {measured['arch_rise_mm']:.1f} mm",
             f"rearfoot post {fmt(measured['rearfoot_tilt_deg'], sign=True)} deg",
             f"forefoot post {p['forefoot_post_deg']:+g} deg",
             f"rim medial {measured['rim_medial_mm']:.1f} / lateral "

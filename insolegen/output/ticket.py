@@ -91,8 +91,11 @@ def pdf(order, design, measured: dict[str, dict], mat: Material, preview_png: by
                      for name, key, value in (
                          ("foot length", "foot_length_mm", foot.foot_length_mm),
                          ("ball width", "ball_width_mm", foot.ball_width_mm),
-                         ("heel width", "heel_width_mm", foot.heel_width_mm),
-                         ("navicular height", "arch_height_mm", foot.arch_height_mm))]
+                         ("heel width", "heel_width_mm", foot.heel_width_mm))]
+        arch = foot.sources.get("plantar_arch_height_mm") or \
+            foot.sources.get("navicular_height_mm", "")  # the one measured; the other +-24 mm
+        foot_rows.append(["navicular / plantar", f"{foot.navicular_height_mm:.1f} / "
+                          f"{foot.plantar_arch_height_mm:.1f} mm", textwrap.fill(arch, 34)])
         foot_rows.append(["insole length", f"{design.insole_length_mm:.1f} mm",
                           design.params["insole_length"]])
         shoe = order.measurements.shoe_size if order.measurements is not None else None

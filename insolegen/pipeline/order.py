@@ -22,7 +22,14 @@ from insolegen.prescription.shoes import Shoe, parse_shoe
 SIDES = ("left", "right", "both")
 FORMATS = ("stl", "3mf", "obj", "png", "pdf", "zoned-3mf", "zoned-3mf-orca", "lattice-stl")
 ZONED_FORMATS = ("zoned-3mf", "zoned-3mf-orca", "lattice-stl")  # need density zones
-MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm")
+MEASUREMENT_FIELDS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "navicular_height_mm",
+                      "plantar_arch_height_mm", "ball_length_mm")
+# Fields no longer taken, each with why: a value there is refused, never guessed at.
+RETIRED_FIELDS = {
+    "arch_height_mm": "ambiguous, refused: give navicular_height_mm (navicular height "
+                      "standing) or plantar_arch_height_mm (the sole's plantar arch height, "
+                      "what 'insolegen measure' prints)",
+}
 SCAN_FIELDS = ("scan_units", "side_from_scan", "scan_kind", "foot")
 OUTLINE_FIELDS = ("outline", "sheet")
 MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm", "printer", "bed")
@@ -106,7 +113,11 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
     Empty strings mean "not given". ``scan`` paths resolve against
     ``base_dir``. Overrides come as ``set`` (a mapping) or ``set.<key>`` fields.
     """
-    unknown = [k for k in data if k not in KNOWN_FIELDS and not str(k).startswith("set.")]
+    for key, why in RETIRED_FIELDS.items():
+        if not _blank(data.get(key)):
+            raise InputError(f"{key} = {shown(data[key])}: {why}")
+    unknown = [k for k in data if k not in KNOWN_FIELDS and k not in RETIRED_FIELDS
+               and not str(k).startswith("set.")]
     if unknown:
         raise InputError(f"{unknown[0]!r}: unknown order field; known: {', '.join(KNOWN_FIELDS)},"
                          " set.<parameter>")

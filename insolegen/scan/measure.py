@@ -10,15 +10,17 @@ X heel to toe, +Y medial, Z up, ground z = 0). Definitions:
   breadth, horizontal"), of the foot below the footprint height;
 - ``heel_width_mm``: the same behind :data:`HEEL_BREADTH_FRAC` of the length
   (behind the malleoli);
-- ``truncated_foot_length_mm``: heel to the 1st metatarsal head, taken at
-  the most medial point of the forefoot's border (ANSUR II "ball of foot
-  length");
+- ``ball_length_mm``: heel to the 1st metatarsal head, taken at the most
+  medial point of the forefoot's border (ANSUR II "ball of foot length";
+  Williams & McClay's "truncated foot length"); an order's ``ball_length_mm``
+  is the same quantity;
 - ``dorsal_height_50_mm``: highest point of the dorsum at half the foot length
   (``dorsum_cut`` when the scan stops within :data:`DORSUM_CUT_MM` above it:
   then the dorsum is cut off and this is where the cut is);
-- ``arch_height_index``: dorsal height at 50% over truncated foot length
+- ``arch_height_index``: dorsal height at 50% over ball length (truncated foot length)
   (Williams & McClay 2000);
-- ``arch_height_mm``: medial plantar height at the arch: the highest point of
+- ``plantar_arch_height_mm``: medial plantar height at the arch (not the
+  navicular height, about 24 mm higher): the highest point of
   the sole along the line three quarters of the way from the midline to the
   medial border (the arch apex), between 25% and 65% of the length;
 - ``arch_type``: :func:`arch_type` of the index.
@@ -85,9 +87,9 @@ class ScanMeasurements:
     foot_length_mm: float
     ball_width_mm: float
     heel_width_mm: float
-    arch_height_mm: float
+    plantar_arch_height_mm: float
     dorsal_height_50_mm: float | None
-    truncated_foot_length_mm: float
+    ball_length_mm: float
     arch_height_index: float | None
     arch_type: str | None
     landmarks: dict[str, tuple[float, float, float]]
@@ -262,9 +264,9 @@ def measure_foot_scan(scan: FootScan, dorsum: bool = True) -> ScanMeasurements:
     index = None if dorsal is None else dorsal / truncated
     return ScanMeasurements(
         foot_length_mm=round(length, 2), ball_width_mm=round(ball_w, 2),
-        heel_width_mm=round(heel_w, 2), arch_height_mm=round(arch, 2),
+        heel_width_mm=round(heel_w, 2), plantar_arch_height_mm=round(arch, 2),
         dorsal_height_50_mm=None if dorsal is None else round(dorsal, 2),
-        truncated_foot_length_mm=round(truncated, 2),
+        ball_length_mm=round(truncated, 2),
         arch_height_index=None if index is None else round(index, 4),
         arch_type=None if index is None else arch_type(index), landmarks=landmarks,
         plantar=plantar, outline=outline, holes_filled_fraction=round(holes, 4),

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from insolegen.core.errors import ScanError
-from insolegen.foot.model import LANDMARK_NAMES, Foot
+from insolegen.foot.model import LANDMARK_NAMES, NAVICULAR_OVER_PLANTAR_MM, Foot
 from insolegen.scan.align import FootScan, align_scan, align_sole
 from insolegen.scan.clean import clean_scan
 from insolegen.scan.load import UNITS, parse_units, read_scan, scan_extent
@@ -38,12 +38,9 @@ from insolegen.scan.measure import (AHI_SOURCE, DORSUM_CUT_MM, ScanMeasurements,
 
 log = logging.getLogger("insolegen")
 
-# Navicular height over the sole's height under the arch (mm): bone and soft
-# tissue, the inverse of Foot.plantar_arch_height_mm's estimate.
-NAVICULAR_OVER_PLANTAR_MM = 24.0
 DEMO_SCAN = "dupontgu_right_m.stl"
-MEASURE_KEYS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm",
-                "dorsal_height_50_mm", "truncated_foot_length_mm", "arch_height_index",
+MEASURE_KEYS = ("foot_length_mm", "ball_width_mm", "heel_width_mm", "plantar_arch_height_mm",
+                "dorsal_height_50_mm", "ball_length_mm", "arch_height_index",
                 "arch_type")
 
 
@@ -260,13 +257,14 @@ def foot_from_result(result: ScanResult) -> Foot:
     return Foot(
         foot_length_mm=m.foot_length_mm, ball_width_mm=m.ball_width_mm,
         heel_width_mm=m.heel_width_mm,
-        arch_height_mm=round(m.arch_height_mm + NAVICULAR_OVER_PLANTAR_MM, 2),
+        navicular_height_mm=round(m.plantar_arch_height_mm + NAVICULAR_OVER_PLANTAR_MM, 2),
         side=scan.side, outline=m.outline, landmarks=marks,
         sources={"foot_length_mm": source, "ball_width_mm": source, "heel_width_mm": source,
-                 "arch_height_mm": f"{source}: sole under the arch apex "
+                 "plantar_arch_height_mm": f"{source}: sole under the arch apex",
+                 "navicular_height_mm": f"{source}: sole under the arch apex "
                                    f"+ {NAVICULAR_OVER_PLANTAR_MM:g} mm (navicular estimate)",
                  "outline": f"{source}: footprint", "plantar": f"{source}: plantar surface"},
-        plantar=m.plantar, plantar_arch_mm=m.arch_height_mm, scan=summary)
+        plantar=m.plantar, plantar_arch_mm=m.plantar_arch_height_mm, scan=summary)
 
 
 def sample_scan(name: str = DEMO_SCAN) -> Path:

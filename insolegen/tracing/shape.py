@@ -202,7 +202,7 @@ def foot_from_polygon(polygon: Polygon, what: str, side: str | None, report: dic
     sources.update({"outline": f"{source}: traced border",
                     "plantar": "template over the outline (an outline has no heights)"})
     summary = {**report, "kind": "outline", "side": side, **cues, **m,
-               "cannot_measure": ["arch_height_mm", "dorsal_height_50_mm",
+               "cannot_measure": ["plantar_arch_height_mm", "dorsal_height_50_mm",
                                   "arch_height_index"]}
     return dataclasses.replace(
         template, outline=outline, sources=sources, scan=summary,

@@ -36,14 +36,21 @@ WIDGETS: dict[str, dict] = {
     "foot_length_mm": {"widget": "number", "step": 1},
     "ball_width_mm": {"widget": "number", "step": 1},
     "heel_width_mm": {"widget": "number", "step": 1},
-    "arch_height_mm": {"widget": "number", "step": 1},
+    "navicular_height_mm": {"widget": "number", "step": 1,
+                            "help": "navicular height standing; or give plantar_arch_height_mm"},
+    "plantar_arch_height_mm": {"widget": "number", "step": 0.5,
+                               "help": "the sole under the arch apex, as 'insolegen measure' "
+                                       "prints it; or give navicular_height_mm"},
+    "ball_length_mm": {"widget": "number", "step": 1,
+                       "help": "heel to the 1st metatarsal head (0.66-0.82 of foot length)"},
     "shoe_size": {"widget": "text", "help": "'EU 42', 'UK 8', 'US-M 9', 'US-W 10.5', "
                                             "'Mondopoint 265'"},
     "shoe": {"widget": "text", "help": "the shoe it goes into (not the foot's size): dress, "
                                        "running, walking, work_boot, kids, NAME:key=value,..."},
     "additions": {"widget": "text", "help": "e.g. morton_extension:thickness_mm=3;heel_lift"},
 }
-GROUPS = {"foot": ("foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm",
+GROUPS = {"foot": ("foot_length_mm", "ball_width_mm", "heel_width_mm", "navicular_height_mm",
+                   "plantar_arch_height_mm", "ball_length_mm",
                    "shoe_size", "scan", "scan_units", "side_from_scan"),
           "making": ("side", "formats", "resolution_mm", "material", "ascii_stl", "engrave",
                      "engrave_depth_mm")}

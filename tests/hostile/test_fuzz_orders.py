@@ -39,7 +39,7 @@ FUZZ = settings(max_examples=FUZZ_EXAMPLES,
 HOSTILE = st.sampled_from(["", "nan", "-0", "1e309", "２６５", "0x10", "abc", "9" * 5000,
                            "250\n--force", "-5", "1e-300"])
 FLAGS = {"foot_length_mm": "--foot-length", "ball_width_mm": "--ball-width",
-         "heel_width_mm": "--heel-width", "arch_height_mm": "--arch-height",
+         "heel_width_mm": "--heel-width", "navicular_height_mm": "--navicular-height",
          "shoe_size": "--shoe-size"}
 
 

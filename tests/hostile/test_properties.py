@@ -106,7 +106,8 @@ def measurements(draw) -> dict:
     if draw(st.booleans()) and math.ceil(low * 10 - 1e-9) <= math.floor(high * 10 + 1e-9):
         fields["heel_width_mm"] = draw(tenths(low, high))
     if draw(st.booleans()):
-        fields["arch_height_mm"] = draw(tenths(max(0.05 * length, 10), min(0.30 * length, 80)))
+        fields["navicular_height_mm"] = draw(tenths(max(0.05 * length, 10),
+                                                    min(0.30 * length, 80)))
     return fields
 
 

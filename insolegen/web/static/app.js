@@ -163,7 +163,7 @@ function orderFields() {
   fields.formats = [...document.querySelectorAll("input[name=formats]:checked")].map((b) => b.value);
   if (uploadedScan) {
     fields.scan = uploadedScan;
-    for (const m of ["foot_length_mm", "ball_width_mm", "heel_width_mm", "arch_height_mm", "shoe_size"]) delete fields[m];
+    for (const m of ["foot_length_mm", "ball_width_mm", "heel_width_mm", "navicular_height_mm", "plantar_arch_height_mm", "ball_length_mm", "shoe_size"]) delete fields[m];
   }
   fields.set = set;
   return fields;

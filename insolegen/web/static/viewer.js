@@ -133,7 +133,7 @@ export function show({ meta, sides }) {
 }
 
 const FEATURES = [["heel_cup_depth_mm", "heel cup depth, mm"], ["heel_seat_height_mm", "heel seat height, mm"],
-  ["arch_height_mm", "arch height, mm"], ["arch_peak_height_mm", "arch peak, mm"], ["rearfoot_tilt_deg", "rearfoot post (tilt), deg"],
+  ["arch_rise_mm", "arch rise over the midline, mm"], ["arch_peak_height_mm", "arch peak, mm"], ["rearfoot_tilt_deg", "rearfoot post (tilt), deg"],
   ["min_thickness_mm", "thinnest point, mm"], ["height_mm", "tallest point, mm"], ["length_mm", "length, mm"],
   ["width_mm", "width, mm"], ["volume_mm3", "volume, mm³"], ["triangles", "triangles"], ["watertight", "watertight"]];
 
