@@ -255,6 +255,12 @@ def fit_design(design: InsoleDesign, shoe: Shoe | None, additions: tuple = ()
                      f"trimmed, at most {deepest:g} mm deep"
                      + "".join(f"; {p['where']} {p['depth_mm']:g} mm" for p in report["trimmed"][:3])
                      + f"; bottom on the board: heel {shoe.heel_pitch_mm - floor:.1f} mm up")
+        flare = design.params.get("wall_flare_mm", 0.0)
+        if flare > shoe.clearance_mm:  # the flared footprint must still lie inside the liner
+            base["params"] = {**design.params, "wall_flare_mm": shoe.clearance_mm}
+            notes.append(f"wall_flare_mm {flare:g} clipped to {shoe.clearance_mm:g}: the "
+                         f"shoe {shoe.name}'s clearance_mm, so the flared footprint stays "
+                         f"inside the liner")
     if additions:
         check_additions(FittedDesign(**base), additions)
         notes.append("additions: " + ", ".join(n for n, _ in additions))
