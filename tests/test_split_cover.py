@@ -2,9 +2,11 @@
 
 The STLs are read by trimesh and numpy-stl, the 3MFs by zipfile and ElementTree, none of
 it through insolegen's writers or readers. Tolerances: the cover thickness by vertical rays
-within 0.05 mm of top_cover_thickness_mm where the part is at least cover + minimum
-thick; cover and base volumes adding up to the one-piece file's within 0.1 % (they are
-built to 1e-6); the mirror exact to the bit.
+within 0.05 mm of top_cover_thickness_mm where the part is at least the cover plus the
+material's 1 mm minimum wall thick (8 mm in from the border); thinner, the base at least
+that wall and the cover at least its 0.2 mm feather, within 0.01 mm; cover and base
+volumes adding up to the one-piece file's within 0.1 % (they are built to 1e-6); the mirror
+exact to the bit.
 """
 
 from __future__ import annotations
@@ -96,22 +98,49 @@ def _crossings(mesh: trimesh.Trimesh, xy: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def test_cover_is_its_stated_thickness_away_from_the_border(made):
+def _thickness(mesh, xy: np.ndarray) -> np.ndarray:
+    """Top minus bottom (mm) of a single-layer mesh along vertical lines at ``xy``."""
+    return np.array([h[-1] - h[0] if len(h) == 2 else np.nan for h in _crossings(mesh, xy)])
+
+
+def test_cover_is_its_stated_thickness_where_the_part_has_room(made):
     result, split, whole = made
-    c, m = (result.design.params[k] for k in ("top_cover_thickness_mm", "min_thickness_mm"))
+    c = result.design.params["top_cover_thickness_mm"]
     assert c == 1.5
     cover, one = load(split / "t_right_cover.stl"), load(whole / "t_right.stl")
     plan = Polygon(result.design.outline.exterior.coords).buffer(-8.0)
-    rng = np.random.default_rng(11)
-    lo, hi = np.array(plan.bounds[:2]), np.array(plan.bounds[2:])
-    xy = rng.uniform(lo, hi, (600, 2))
+    xy = np.random.default_rng(11).uniform(plan.bounds[:2], plan.bounds[2:], (600, 2))
     xy = xy[shapely.contains_xy(plan, xy[:, 0], xy[:, 1])][:200]
-    thickness = [h[-1] - h[0] if len(h) == 2 else np.nan for h in _crossings(one, xy)]
-    thick = np.array(thickness) >= c + m + 0.2   # where the rule gives the full cover
-    assert thick.sum() > 100
-    seen = np.array([h[-1] - h[0] if len(h) == 2 else np.nan
-                     for h in _crossings(cover, xy[thick])])
+    room = _thickness(one, xy) >= c + 1.0 + 0.2   # pa12's 1 mm wall under the full cover
+    assert room.sum() > 100
+    seen = _thickness(cover, xy[room])
     assert np.all(np.abs(seen - c) <= 0.05), seen[np.abs(seen - c) > 0.05]
+
+
+def test_at_thin_edges_the_base_keeps_its_wall_and_the_cover_feathers(made):
+    result, split, whole = made
+    cover, base = load(split / "t_right_cover.stl"), load(split / "t_right_base.stl")
+    one = load(whole / "t_right.stl")
+    # the toe feather: stations along the front 12 % of the part, 3 mm in from the border
+    plan = Polygon(result.design.outline.exterior.coords).buffer(-3.0)
+    x0 = 0.88 * plan.bounds[2]
+    xy = np.random.default_rng(5).uniform((x0, plan.bounds[1]), plan.bounds[2:], (800, 2))
+    xy = xy[shapely.contains_xy(plan, xy[:, 0], xy[:, 1])][:150]
+    t, tc, tb = _thickness(one, xy), _thickness(cover, xy), _thickness(base, xy)
+    thin = t < 1.5 + 1.0
+    assert thin.sum() >= 5 and t.min() < 2.0
+    assert np.allclose(tc + tb, t, atol=1e-4)
+    assert np.all(tb[thin] >= np.minimum(1.0, t[thin] - 0.2) - 0.01)
+    assert np.all(tc >= 0.2 - 0.01)
+
+
+def test_check_reads_the_two_part_3mf_as_glued_bodies(made):
+    _, split, _ = made
+    done = run_cli("check", str(split / "t.3mf"), "--design", str(split / "t.json"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["printable"] and len(report["bodies"]) == 2
+    assert all(b["watertight"] for b in report["bodies"])
 
 
 def _parts_3mf(path):

@@ -53,11 +53,12 @@ def covers_for(order, designs: dict, solids: dict[str, Solid]) -> dict[str, tupl
     if not order.split_cover:
         return {}
     from insolegen.mesh.cover import split_insole
+    wall = material(order.material).min_wall_mm
     if "" in designs:
-        right = split_insole(designs[""], "right")
+        right = split_insole(designs[""], "right", wall)
         return {s: right if s == "right" else (right[0].mirrored(), right[1].mirrored())
                 for s in solids}
-    return {s: split_insole(designs[s], s) for s in solids}
+    return {s: split_insole(designs[s], s, wall) for s in solids}
 
 
 def stl_header(order, side: str) -> str:
