@@ -360,8 +360,9 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
             "cover_thickness_mm": design.params["top_cover_thickness_mm"],
             "cover_material": cover_name, "base_material": base_name,
             "interface": "top_cover_thickness_mm below the top where the part is at least "
-                         "that plus min_thickness_mm thick; thinner, the two share the "
-                         "thickness in that proportion", "parts": cover_parts}
+                         "that plus the material's minimum wall thick; thinner, the base keeps "
+                         "that wall and the cover thins, to 0.2 mm at the least",
+            "parts": cover_parts}
     if on_foot:
         report["foot_fit"] = on_foot
     if fit is not None:
