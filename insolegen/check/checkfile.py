@@ -43,10 +43,26 @@ def read_bodies(path: Path) -> tuple[str, list[Body]]:
         for body in parse_3mf(data, where):
             v, f = merge_corners(body.vertices[body.faces].astype(np.float32)) if len(body.faces) \
                 else (body.vertices, body.faces)
-            bodies.append(Body(body.name, v, f, body.placement))
+            bodies.append(Body(body.name, v, glued(f), body.placement))
         return "3mf", bodies
     v, f = merge_corners(parse_stl(data, where))
     return "stl", [Body(path.stem, v, f, np.eye(4))]
+
+
+def glued(faces: np.ndarray) -> np.ndarray:
+    """``faces`` (m, 3) less every pair of one triangle wound both ways: the shared surface
+    of parts glued together (a split top cover on its base), inside the body they make."""
+    if len(faces) == 0:
+        return faces
+    key = np.sort(faces, axis=1)
+    turn = np.argmin(faces, axis=1)  # the triangle read from its smallest corner
+    rolled = faces[np.arange(len(faces))[:, None], (turn[:, None] + np.arange(3)) % 3]
+    up = rolled[:, 1] < rolled[:, 2]  # its winding, as one of the two orders of the corners
+    _, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    ups = np.bincount(inverse, weights=up, minlength=len(counts))
+    pair = (counts == 2) & (ups == 1)  # the same corners once each way
+    return faces[~pair[inverse]]
 
 
 MAX_DESIGN_BYTES = 16 << 20  # a design report is tens of kB

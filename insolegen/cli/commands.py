@@ -24,6 +24,7 @@ def _order_fields(args: argparse.Namespace) -> dict:
         "formats": args.format, "material": args.material,
         "ascii_stl": True if args.ascii else None, "engrave": True if args.engrave else None,
         "engrave_depth_mm": args.engrave_depth,
+        "split_cover": True if getattr(args, "split_cover", False) else None,
         "scan": args.scan, "scan_units": args.scan_units,
         "side_from_scan": True if args.side_from_scan else None,
         "zones": args.zones, "pressure": args.pressure,

@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--engrave", action="store_true", help="engrave id, side and size into "
                    "the bottom face")
     g.add_argument("--engrave-depth", metavar="MM", help="engraving depth (default 0.6)")
+    g.add_argument("--split-cover", action="store_true", help="the top cover as its own "
+                   "body: <id>_<side>_cover.stl and _base.stl instead of <id>_<side>.stl, and "
+                   "two parts with their materials per side in the 3MF")
     g.add_argument("--scan", metavar="FILE", help="instead of measurements: a 3D foot scan "
                    "(STL, OBJ, PLY mesh; PLY or XYZ point cloud); total-contact insole")
     g.add_argument("--scan-units", metavar="UNIT", help="the scan's units: mm, cm, in or m "

@@ -210,7 +210,9 @@ class InsoleDesign:
         if self.foot.plantar is not None:  # a curved seat: measure the model as the mesh is
             seat, cup, tilt = self._seat_as_measured()
         return {
-            "insole_length_mm": round(self.insole_length_mm, 3),
+            # a flared wall's footprint reaches wall_flare_mm beyond the top's at both ends
+            "insole_length_mm": round(self.insole_length_mm
+                                      + 2 * self.params.get("wall_flare_mm", 0.0), 3),
             "heel_seat_height_mm": seat,
             "heel_cup_depth_mm": cup,
             "rearfoot_tilt_deg": tilt,

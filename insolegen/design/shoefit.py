@@ -243,7 +243,18 @@ def fit_design(design: InsoleDesign, shoe: Shoe | None, additions: tuple = ()
         if not shoe.outline and all(getattr(shoe, k) is None for k in SIZED):
             shoe = sized_liner(shoe, foot)
         shoe = shoe.sized(foot.foot_length_mm, foot.ball_width_mm, foot.heel_width_mm)
-        outline, offset, report = shape_to_shoe(design, shoe)
+        # A flared wall reaches wall_flare_mm beyond the top's outline at the floor: the
+        # footprint, not the top, is what keeps the clearance.
+        flare = design.params.get("wall_flare_mm", 0.0)
+        try:
+            outline, offset, report = shape_to_shoe(design, dataclasses.replace(
+                shoe, clearance_mm=shoe.clearance_mm + flare) if flare > 0 else shoe)
+        except InputError as exc:
+            if flare <= 0:
+                raise
+            raise InputError(f"{exc}; that clearance is the shoe's {shoe.clearance_mm:g} mm "
+                             f"and wall_flare_mm = {flare:g}: accepted, a smaller "
+                             f"wall_flare_mm or a larger shoe") from None
         base.update(outline=outline, insole_length_mm=float(outline.bounds[2]))
         front = float(resample_ring(outline, design.resolution_mm)[:, 0].max())
         floor = float(shoe.board_height(front + offset))  # the plan's frontmost vertex
@@ -255,6 +266,10 @@ def fit_design(design: InsoleDesign, shoe: Shoe | None, additions: tuple = ()
                      f"trimmed, at most {deepest:g} mm deep"
                      + "".join(f"; {p['where']} {p['depth_mm']:g} mm" for p in report["trimmed"][:3])
                      + f"; bottom on the board: heel {shoe.heel_pitch_mm - floor:.1f} mm up")
+        if flare > 0:
+            notes.append(f"wall_flare_mm {flare:g}: the top's outline is kept "
+                         f"{shoe.clearance_mm + flare:g} mm inside the liner, so the flared "
+                         f"footprint keeps the shoe's {shoe.clearance_mm:g} mm clearance")
     if additions:
         check_additions(FittedDesign(**base), additions)
         notes.append("additions: " + ", ".join(n for n, _ in additions))

@@ -105,12 +105,18 @@ def volume_mm3(vertices: np.ndarray, faces: np.ndarray) -> float:
 
 
 def _top(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Faces whose normal points up (the top surface) and their vertex indices."""
+    """Faces whose normal points up (the top surface) and their vertex indices.
+
+    An upward face with a corner on a downward face is not top: it is a wall
+    leaning in (a flared outer wall, whose corners are on the bottom's rim)."""
     x, y = vertices[:, 0].copy(), vertices[:, 1].copy()
     i, j, k = faces[:, 0], faces[:, 1], faces[:, 2]
     xi, yi = x[i], y[i]
     nz = (x[j] - xi) * (y[k] - yi) - (y[j] - yi) * (x[k] - xi)
     top_faces = faces[nz > 1e-9]
+    down = np.zeros(len(vertices), dtype=bool)
+    down[faces[nz < -1e-9].ravel()] = True
+    top_faces = top_faces[~down[top_faces].any(axis=1)]
     used = np.zeros(len(vertices), dtype=bool)
     used[top_faces.ravel()] = True
     return top_faces, np.flatnonzero(used)

@@ -123,14 +123,27 @@ def threemf_objects(objects: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]
     return package(model_xml(title, parts_xml, items), compresslevel=compresslevel)
 
 
-def mesh_object(oid: int, name: str, vertices: np.ndarray, faces: np.ndarray) -> str:
-    """One 3MF ``<object>`` holding a mesh: vertices (n, 3) mm, faces (m, 3)."""
+def mesh_object(oid: int, name: str, vertices: np.ndarray, faces: np.ndarray,
+                material: tuple[int, int] | None = None, props: np.ndarray | None = None
+                ) -> str:
+    """One 3MF ``<object>`` holding a mesh: vertices (n, 3) mm, faces (m, 3). ``material``
+    ``(pid, pindex)``: the object's material (a ``<basematerials>`` id and index);
+    ``props`` (m,) int: each triangle's index in that group, -1 for the object's own."""
     from xml.sax.saxutils import quoteattr  # urllib comes with it: only when a 3MF is made
-    return (f' <object id="{oid}" type="model" name={quoteattr(name)}><mesh><vertices>\n'
+    pid = "" if material is None else f' pid="{material[0]}" pindex="{material[1]}"'
+    if props is None:
+        triangles = _numbers('<triangle v1="%d" v2="%d" v3="%d"/>\n', faces)
+    else:
+        own = props < 0
+        rows = np.column_stack([faces, props])
+        triangles = "".join(
+            (_numbers('<triangle v1="%d" v2="%d" v3="%d"/>\n', faces[r]) if own[r[0]] else
+             _numbers(f'<triangle v1="%d" v2="%d" v3="%d" pid="{material[0]}" p1="%d"/>\n',
+                      rows[r]))
+            for r in np.split(np.arange(len(faces)), np.flatnonzero(np.diff(own)) + 1) if len(r))
+    return (f' <object id="{oid}" type="model" name={quoteattr(name)}{pid}><mesh><vertices>\n'
             + _numbers('<vertex x="%.9g" y="%.9g" z="%.9g"/>\n', vertices)
-            + "</vertices><triangles>\n"
-            + _numbers('<triangle v1="%d" v2="%d" v3="%d"/>\n', faces)
-            + "</triangles></mesh></object>\n")
+            + "</vertices><triangles>\n" + triangles + "</triangles></mesh></object>\n")
 
 
 def model_xml(title: str, objects: list[str], items: list[str]) -> str:

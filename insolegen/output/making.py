@@ -20,6 +20,10 @@ from __future__ import annotations
 import hashlib
 
 from insolegen import __version__
+from insolegen.core.errors import InsolegenError
+from insolegen.core.tolerances import TOL
+from insolegen.geometry.inspection import edge_counts, merge_corners, volume_mm3
+from insolegen.output.meshread import parse_stl
 from insolegen.output.stl import mirrored_stl, stl_bytes
 from insolegen.output.formats import obj, stl_ascii, threemf
 from insolegen.mesh.solid import Solid, build_insole
@@ -42,6 +46,21 @@ def solids_for(order, design, sides: tuple[str, ...]) -> tuple[dict[str, Solid],
                         order.engrave_depth_mm, keep)
 
 
+def covers_for(order, designs: dict, solids: dict[str, Solid]) -> dict[str, tuple[Solid, Solid]]:
+    """Per side ``(cover, base)`` when the order splits the cover (:mod:`insolegen.mesh.cover`),
+    else empty. ``designs`` by side, or ``{"": design}`` for one design of both sides (the
+    left then the right's exact mirror)."""
+    if not order.split_cover:
+        return {}
+    from insolegen.mesh.cover import split_insole
+    wall = material(order.material).min_wall_mm
+    if "" in designs:
+        right = split_insole(designs[""], "right", wall)
+        return {s: right if s == "right" else (right[0].mirrored(), right[1].mirrored())
+                for s in solids}
+    return {s: split_insole(designs[s], s, wall) for s in solids}
+
+
 def stl_header(order, side: str) -> str:
     return f"insolegen {__version__} {order.order_id} {side} mm"
 
@@ -55,6 +74,33 @@ def stl_file(order, side: str, solid: Solid, mirror_of: bytes | None = None) -> 
     if mirror_of is not None:
         return mirrored_stl(mirror_of, stl_header(order, side))
     return stl_bytes(solid, stl_header(order, side))
+
+
+def part_files(order, side: str, cover_base: tuple[Solid, Solid], one_piece: dict,
+                mirror_of: dict[str, bytes] | None) -> tuple[dict[str, bytes], dict]:
+    """``<id>_<side>_cover.stl`` and ``_base.stl`` as bytes, each read back from its bytes and
+    found closed (the base on z = 0), their volumes adding up to the one-piece insole's
+    (``one_piece``: its measured features) within 1e-5; what the report records of them.
+    ``mirror_of``: the right side's files, which the left ones mirror."""
+    files, parts = {}, {}
+    for part, solid in zip(("cover", "base"), cover_base):
+        name = f"{order.order_id}_{side}_{part}.stl"
+        right = (mirror_of or {}).get(name.replace(f"_{side}_", "_right_"))
+        data = files[name] = stl_file(order, f"{side} {part}", solid, right)
+        vertices, faces = merge_corners(parse_stl(data, name))
+        edges = edge_counts(faces, len(vertices))
+        volume = float(volume_mm3(vertices, faces))
+        if edges["open_edges"] or edges["nonmanifold_edges"] or edges["flipped_edges"] \
+                or volume <= 0 or (part == "base" and abs(vertices[:, 2].min()) > TOL.floor_mm):
+            raise InsolegenError(f"internal error: {name} as written is not a closed solid "
+                                 f"({edges}, volume {volume:g} mm3)")
+        parts[name] = {"watertight": True, "volume_mm3": round(volume, 1),
+                       "triangles": int(len(faces)), "top_mm": round(float(vertices[:, 2].max()), 3)}
+    total = sum(p["volume_mm3"] for p in parts.values())
+    if abs(total - one_piece["volume_mm3"]) > 1e-5 * one_piece["volume_mm3"] + 0.2:
+        raise InsolegenError(f"internal error: the {side} cover and base add up to {total:g} "
+                             f"mm3, the one-piece insole is {one_piece['volume_mm3']:g} mm3")
+    return files, parts
 
 
 def sha256(data: bytes) -> str:
@@ -73,25 +119,36 @@ def notes(order, engravings: dict) -> list[str]:
 
 
 def extra_files(order, design, solids: dict[str, Solid], engravings: dict,
-                measured: dict[str, dict], mesh_files: dict[str, bytes]) -> dict[str, bytes]:
+                measured: dict[str, dict], mesh_files: dict[str, bytes],
+                covers: dict[str, tuple[Solid, Solid]] | None = None) -> dict[str, bytes]:
     """3MF, OBJ, preview PNG and ticket PDF as the order's formats ask, by file name.
 
     ``mesh_files`` are the STL files already made (name -> bytes); the ticket
-    lists them with the other files and their SHA-256.
+    lists them with the other files and their SHA-256. ``covers`` (side -> (cover,
+    base), :func:`covers_for`): the 3MF files carry the two parts with their materials.
     """
     out: dict[str, bytes] = {}
     oid = order.order_id
+    names = None
+    if covers:
+        from insolegen.output.cover3mf import material_names
+        names = material_names(order.material, design.params["cover_material"])
     if "3mf" in order.formats:
         from insolegen.mesh.plug import plug_solids
         plugs = plug_solids(design)
         inserts = {side: [(label, plug if side == "right" else plug.mirrored())
                           for label, plug in plugs] for side in solids} if plugs else None
-        out[f"{oid}.3mf"] = threemf(solids, oid, f"insolegen {oid}", inserts)
+        if covers:
+            from insolegen.output.cover3mf import split_threemf
+            out[f"{oid}.3mf"] = split_threemf(covers, oid, f"insolegen {oid}", names, inserts)
+        else:
+            out[f"{oid}.3mf"] = threemf(solids, oid, f"insolegen {oid}", inserts)
     for fmt, stem, convention in (("zoned-3mf", "zoned", "prusa"),
                                   ("zoned-3mf-orca", "zoned_orca", "orca")):
         if fmt in order.formats:
             from insolegen.output.zones3mf import zoned_threemf
-            out[f"{oid}_{stem}.3mf"] = zoned_threemf(solids, design, oid, convention)
+            out[f"{oid}_{stem}.3mf"] = zoned_threemf(solids, design, oid, convention,
+                                                     covers or None, names)
     if "obj" in order.formats:
         for side, solid in solids.items():
             out[f"{oid}_{side}.obj"] = obj(solid, f"{stl_header(order, side)}\nunits: millimetre")

@@ -25,6 +25,7 @@ import shapely
 from shapely.geometry import Polygon
 
 from insolegen.mesh.solid import Solid
+from insolegen.output.cover3mf import MATERIALS_ID, basematerials, two_parts, volume_entry
 from insolegen.output.formats import indexed, mesh_object, model_xml, package, plate_offsets
 
 ABOVE_MM = 1.0  # a zone's prism rises this far above the part's highest point
@@ -55,17 +56,19 @@ def prism(outline: tuple[tuple[float, float], ...], z0: float, z1: float
     return vertices, np.concatenate([top, top[:, ::-1] + n, walls])
 
 
-def _volumes(solid: Solid, design, side: str) -> list[tuple[str, np.ndarray, np.ndarray,
-                                                           float | None]]:
-    """The insole (density None) and one prism per zone: (name, vertices, faces, density)."""
+def _volumes(solid: Solid, design, side: str, cover: tuple[Solid, Solid] | None = None
+             ) -> list[tuple[str, np.ndarray, np.ndarray, float | None, int]]:
+    """The insole (density None), or its base and cover, and one prism per zone:
+    (name, vertices, faces, density, material index: 0 base, 1 cover, -1 none)."""
     sign = -1.0 if side == "left" else 1.0
     vertices, faces = indexed(solid)
     z1 = float(vertices[:, 2].max()) + ABOVE_MM
-    volumes = [("insole", vertices, faces, None)]
+    volumes = [("insole", vertices, faces, None, -1)] if cover is None else \
+        [(n, v, f, None, i) for n, v, f, i in two_parts(*cover, np.zeros(3))]
     for region in design.infill:
         ring = tuple((x, sign * y) for x, y in region.outline)
         v, f = prism(ring[::-1] if side == "left" else ring, 0.0, z1)
-        volumes.append((f"zone {region.name}", v, f, region.density))
+        volumes.append((f"zone {region.name}", v, f, region.density, -1))
     return volumes
 
 
@@ -80,48 +83,57 @@ def _meta(tag: str, pairs: list[tuple[str, str]], extra: str = "") -> str:
 
 
 def zoned_threemf(solids: dict[str, Solid], design, order_id: str,
-                  convention: str = "prusa") -> bytes:
+                  convention: str = "prusa", covers: dict[str, tuple[Solid, Solid]] | None = None,
+                  names: tuple[str, str] | None = None) -> bytes:
     """The zoned 3MF of ``solids`` (side -> solid) with ``design``'s density zones.
 
     ``convention`` ``prusa``: one mesh object per side, its triangles cut into
     volumes by ``Metadata/Slic3r_PE_model.config``; ``orca``: one object per
     side made of components (insole, zone prisms) described part by part in
-    ``Metadata/model_settings.config`` (Orca Slicer / Bambu Studio).
+    ``Metadata/model_settings.config`` (Orca Slicer / Bambu Studio). ``covers`` (side ->
+    (cover, base)) and ``names`` (base, cover materials): the insole as two parts with
+    their materials (:mod:`insolegen.output.cover3mf`), the zones modifiers over both.
     """
     offsets = plate_offsets(solids)
-    objects, items, config = [], [], []
-    oid = 0
+    objects, items, config = ([basematerials(names)], [], []) if covers else ([], [], [])
+    oid = MATERIALS_ID if covers else 0
+    own = (MATERIALS_ID, 0) if covers else None
     for side in (s for s in ("left", "right") if s in solids):
         label = f"{order_id} {side}"
         # The plate offset goes into the vertices: PrusaSlicer 2.5 applies a build item's
         # translation to the first volume of an object only.
         shift = np.array(offsets[side])
-        volumes = [(n, v + shift, f, d) for n, v, f, d in _volumes(solids[side], design, side)]
+        volumes = [(n, v + shift, f, d, i) for n, v, f, d, i
+                   in _volumes(solids[side], design, side, (covers or {}).get(side))]
         entries, parts = [], []
         if convention == "prusa":
             tri = 0
-            for name, v, f, density in volumes:
+            for name, v, f, density, index in volumes:
                 meta = [("name", name), ("volume_type", "ModelPart" if density is None
                                          else "ParameterModifier")]
+                if index >= 0:
+                    meta.append(("material", names[index]))
                 if density is not None:
                     meta += [("modifier", "1"), ("fill_density", f"{100.0 * density:g}%")]
-                entries.append(f'  <volume firstid="{tri}" lastid="{tri + len(f) - 1}">\n'
-                               + _meta("volume", meta, ' type="volume"') + "  </volume>\n")
+                entries.append(volume_entry(tri, len(f), meta))
                 tri += len(f)
-            starts = np.cumsum([0] + [len(v) for _, v, _, _ in volumes])
-            vertices = np.vstack([v for _, v, _, _ in volumes])
-            faces = np.vstack([f + s for (_, _, f, _), s in zip(volumes, starts)])
+            starts = np.cumsum([0] + [len(v) for _, v, _, _, _ in volumes])
+            vertices = np.vstack([v for _, v, _, _, _ in volumes])
+            faces = np.vstack([f + s for (_, _, f, _, _), s in zip(volumes, starts)])
+            props = np.concatenate([np.full(len(f), i if i > 0 else -1)
+                                    for _, _, f, _, i in volumes]) if covers else None
             oid += 1
-            objects.append(mesh_object(oid, label, vertices, faces))
+            objects.append(mesh_object(oid, label, vertices, faces, own, props))
             config.append(f' <object id="{oid}" instances_count="1">\n'
                           f'  <metadata type="object" key="name" value={_quote(label)}/>\n'
                           + "".join(entries) + " </object>\n")
         else:
-            for name, v, f, density in volumes:
+            for name, v, f, density, index in volumes:
                 oid += 1
-                objects.append(mesh_object(oid, f"{label} {name}", v, f))
+                objects.append(mesh_object(oid, f"{label} {name}", v, f,
+                                           (MATERIALS_ID, index) if index >= 0 else None))
                 parts.append(f'<component objectid="{oid}"/>')
-                meta = [("name", name)]
+                meta = [("name", name)] + ([("material", names[index])] if index >= 0 else [])
                 if density is not None:
                     meta.append(("sparse_infill_density", f"{100.0 * density:g}%"))
                 subtype = "normal_part" if density is None else "modifier_part"

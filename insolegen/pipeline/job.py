@@ -27,8 +27,8 @@ from insolegen.geometry.inspection import edge_counts, measure, merge_corners
 from insolegen.foot.measurements import foot_from_measurements
 from insolegen.mesh.solid import Solid
 from insolegen.pipeline.order import Order
-from insolegen.output.making import (extra_files, file_kind, making_report, sha256, solids_for,
-                               stl_file)
+from insolegen.output.making import (covers_for, extra_files, file_kind, making_report,
+                                     part_files, sha256, solids_for, stl_file)
 from insolegen.check.compare import compare
 from insolegen.check.foot_fit import foot_fit
 from insolegen.check.printability import check_mesh, material, require_fit
@@ -165,7 +165,9 @@ def earlier_set(order_id: str, folder: Path) -> list[str]:
     """The file names an earlier job of ``order_id`` may have left in ``folder``: those its
     report lists, and every name a job of that id can have (an unfinished job has no report)."""
     names = [f"{order_id}{end}" for end in ("_right.stl", "_left.stl", ".3mf", "_right.obj",
-                                            "_left.obj", ".png", "_ticket.pdf")]
+                                            "_left.obj", ".png", "_ticket.pdf",
+                                            "_right_cover.stl", "_right_base.stl",
+                                            "_left_cover.stl", "_left_base.stl")]
     report = folder / f"{order_id}.json"
     try:
         if report.is_file() and not report.is_symlink() \
@@ -260,7 +262,9 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     preset = order.printer_preset()
     if preset is not None:  # refused before any mesh is made: the outline is known now
         for own in designs.values():
-            outline = np.asarray(own.outline.exterior.coords)
+            flare = own.params.get("wall_flare_mm", 0.0)  # the footprint, flared wall and all
+            outline = np.asarray((own.outline.buffer(flare, join_style="mitre") if flare > 0
+                                  else own.outline).exterior.coords)
             require_fit(f"the {own.insole_length_mm:.1f} mm insole's outline", outline, preset)
     if "" in designs:
         solids, engravings = solids_for(order, design, sides_for(order, design.foot))
@@ -272,6 +276,9 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
             engravings.update(made[1])
     fits = {side: require_fit(f"the {side} insole", solid.vertices, preset)
             for side, solid in solids.items()} if preset is not None else {}
+    covers = covers_for(order, designs, solids)
+    cover_files: dict[str, bytes] = {}
+    cover_parts: dict[str, dict] = {}
     t2 = time.perf_counter()
     files: dict[str, bytes] = {}
     names: dict[str, str] = {}
@@ -289,7 +296,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
         name = f"{order.order_id}_{side}.stl"
         mirror = side == "left" and "right" in stl and not engravings and "" in designs
         data = stl[side] = stl_file(order, side, solid, stl["right"] if mirror else None)
-        if "stl" in order.formats:
+        if "stl" in order.formats and not covers:
             files[name] = data
             names[side] = name
         vectors[side] = parse_stl(data, name)
@@ -319,8 +326,17 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
         if getattr(design, "shoe", None) is not None and fit is None:
             from insolegen.check.fit import fit_report  # an exact mirror fits as this one
             fit = fit_report(vertices, faces, design.shoe, side)
+    for side in sorted(covers, key=lambda s: s != "right"):
+        made, parts = part_files(order, side, covers[side], measured[side],
+                                  cover_files if side == "left" and "" in designs else None)
+        cover_files.update(made)
+        cover_parts.update(parts)
+    if "stl" in order.formats:
+        files.update(cover_files)
+        names.update({n.removeprefix(f"{order.order_id}_").removesuffix(".stl"): n
+                      for n in cover_files})
     t3 = time.perf_counter()
-    files.update(extra_files(order, design, solids, engravings, measured, files))
+    files.update(extra_files(order, design, solids, engravings, measured, files, covers))
     lattice = None
     if "lattice-stl" in order.formats:
         from insolegen.output.making import lattice_files
@@ -337,6 +353,16 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
               "making": making_report(order, measured, printable, engravings, hashes)}
     if lattice is not None:
         report["lattice"] = lattice
+    if covers:
+        from insolegen.output.cover3mf import material_names
+        base_name, cover_name = material_names(order.material, design.params["cover_material"])
+        report["making"]["split_cover"] = {
+            "cover_thickness_mm": design.params["top_cover_thickness_mm"],
+            "cover_material": cover_name, "base_material": base_name,
+            "interface": "top_cover_thickness_mm below the top where the part is at least "
+                         "that plus the material's minimum wall thick; thinner, the base keeps "
+                         "that wall and the cover thins, to 0.2 mm at the least",
+            "parts": cover_parts}
     if on_foot:
         report["foot_fit"] = on_foot
     if fit is not None:

@@ -32,7 +32,9 @@ RETIRED_FIELDS = {
 }
 SCAN_FIELDS = ("scan_units", "side_from_scan", "scan_kind", "foot")
 OUTLINE_FIELDS = ("outline", "sheet")
-MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm", "printer", "bed")
+MAKING_FIELDS = ("ascii_stl", "material", "engrave", "engrave_depth_mm", "printer", "bed",
+                 "split_cover")
+SPLIT_FORMATS = ("stl", "3mf", "zoned-3mf", "zoned-3mf-orca")  # can carry a separate cover
 SHOE_FIELDS = ("shoe", "additions")  # the shoe it must fit (not shoe_size: the foot's size)
 KNOWN_FIELDS = ("order_id", "side", "base", "conditions", "shoe_size", "scan", "formats", "set",
                 "zones", "pressure",
@@ -66,6 +68,7 @@ class Order:
     pressure: str | None = None
     shoe: Shoe | None = None          # the shoe it goes into (insolegen.prescription.shoes)
     additions: tuple = ()             # (name, params) pairs (insolegen.design.additions)
+    split_cover: bool = False         # the top cover its own body (insolegen.mesh.cover)
 
     def printer_preset(self):
         """The :class:`~insolegen.prescription.printers.Printer` the order names, or None."""
@@ -86,7 +89,7 @@ class Order:
                 del data[key]
             elif key == "bed_mm":
                 data[key] = list(data[key])
-        for key in ("shoe", "additions"):  # likewise
+        for key in ("shoe", "additions", "split_cover"):  # likewise
             if not data[key]:
                 del data[key]
         if "additions" in data:
@@ -212,6 +215,8 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
     params = prescribe(conditions, overrides, base).parameters
     check_parameters(params)
     making = _making(data, params)
+    if making["split_cover"]:
+        _check_split(params, fmts, making["engrave"])
     shoe = None if _blank(data.get("shoe")) else parse_shoe(data["shoe"], base_dir)
     if shoe is not None and making["engrave"] and shoe.heel_pitch_mm > 0:
         raise InputError(f"engrave = true: not with shoe {shoe.name!r}, whose heel pitch "
@@ -223,6 +228,23 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
     return Order(order_id, side, conditions, measurements, scan, overrides, resolution,
                  tuple(dict.fromkeys(fmts)), options, **making, base=base, zones=zones,
                  pressure=pressure, shoe=shoe, additions=additions)
+
+
+def _check_split(params: dict, fmts: list[str], engrave: bool) -> None:
+    """Refuse a split cover the order cannot make: no cover, engraving, or a format that
+    would carry the part as one body (OBJ, the lattice) or none that carries it."""
+    if params["top_cover_thickness_mm"] <= 0:
+        raise InputError("split_cover = true: top_cover_thickness_mm = 0, there is no cover to "
+                         "split off; accepted: a top_cover_thickness_mm above 0, or no "
+                         "--split-cover")
+    one = [f for f in fmts if f not in SPLIT_FORMATS and f not in ("png", "pdf")]
+    if one or not set(fmts) & set(SPLIT_FORMATS):
+        raise InputError(f"split_cover = true: formats = {shown(','.join(one or fmts))} cannot "
+                         f"carry a separate cover; accepted: {', '.join(SPLIT_FORMATS)} "
+                         f"(with png, pdf)")
+    if engrave:
+        raise InputError("split_cover = true: not with engrave = true (the engraving is cut "
+                         "into the one-piece bottom); accepted: one of the two")
 
 
 def _pressure_file(value: object, base_dir: Path | None) -> str:
@@ -275,6 +297,7 @@ def _making(data: dict, params: dict) -> dict:
                      None if _blank(data.get("bed")) else data["bed"])
     return {"ascii_stl": _flag(data, "ascii_stl"), "material": mat.name,
             "engrave": _flag(data, "engrave"), "engrave_depth_mm": depth,
+            "split_cover": _flag(data, "split_cover"),
             "printer": None if chosen is None or chosen.name == "custom" else chosen.name,
             "bed_mm": None if _blank(data.get("bed")) else chosen.bed_mm}
 

@@ -170,6 +170,10 @@ CONSTRUCTION: dict[str, Param] = {p.name: p for p in [
        "Shell bases: the rearfoot post runs from the heel this far forward, then blends "
        "into the shell (reference foot)."),
     _c("rim_thickness_mm", 1.0, 6.0, 2.5, "Flat, rounded top of every rim (no knife edges)."),
+    _c("wall_flare_mm", 0.0, 3.0, 0.0,
+       "Outer wall flared outward at the bottom by this much all round, for stability "
+       "(0: vertical walls; lab convention, no publication). In a shoe at most its "
+       "clearance_mm."),
     _c("heel_cup_min_mm", 0.0, 30.0, 0.0, "Shallowest heel cup the base is made with."),
     _c("heel_cup_max_mm", 0.0, 30.0, 30.0, "Deepest heel cup the base is made with."),
     _c("arch_support_max_mm", 0.0, 25.0, 25.0, "Highest arch support the base is made with."),
