@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from insolegen.batch.run import run_batch
-from insolegen.design.model import DEFAULT_RESOLUTION_MM
+from insolegen.design.limits import DEFAULT_RESOLUTION_MM
 
 CONDITIONS = ("neutral", "flat_feet", "high_arches", "plantar_fasciitis", "overpronation",
               "supination")

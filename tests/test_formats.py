@@ -14,6 +14,7 @@ import pytest
 import trimesh
 
 from conftest import load, make_pair, stl_vectors
+from test_zones import read_zoned
 from insolegen.core.errors import InputError
 from insolegen.pipeline.order import FORMATS, order_from_mapping
 from insolegen.pipeline.job import render
@@ -49,12 +50,19 @@ def test_3mf_loads_back_in_trimesh_with_the_stl_geometry(pair):
     _, out = pair
     scene = trimesh.load(str(out / "t.3mf"))
     assert set(scene.geometry) == {"t left", "t right"}
+    parts = read_zoned(out / "t.3mf")  # PrusaSlicer's volumes: the base, then the top cover
     for side in ("left", "right"):
         mesh = scene.geometry[f"t {side}"]
         stl = load(out / f"t_{side}.stl")
-        assert mesh.is_watertight and mesh.is_winding_consistent
+        v, f, vols = parts[f"t {side}"]
+        assert [m["name"] for _, _, m in vols] == ["base", "cover"]
+        bodies = [trimesh.Trimesh(v, f[a:b + 1]) for a, b, _ in vols]
+        assert all(b.is_watertight and b.is_winding_consistent for b in bodies)
+        assert sum(b.volume for b in bodies) == pytest.approx(stl.volume, rel=1e-6)
         assert mesh.volume == pytest.approx(stl.volume, rel=1e-3)
-        assert np.allclose(mesh.bounds, stl.bounds, atol=1e-4)  # object frame = STL frame
+        # the same solid, placed on the plate: the same extent, the bottom on z = 0
+        assert np.allclose(np.ptp(mesh.bounds, axis=0), np.ptp(stl.bounds, axis=0), atol=1e-4)
+        assert mesh.bounds[0, 2] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_3mf_places_the_pair_side_by_side_without_overlap(pair):

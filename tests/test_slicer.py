@@ -54,19 +54,26 @@ def filament_mm(model, density: str, out) -> float:
 
 
 def sparse_volumes(path) -> tuple[float, dict[str, float]]:
-    """Sparse-infill volume (mm^3) of the part and within each modifier, from the file."""
+    """Sparse-infill volume (mm^3) of the part and within each modifier, from the file.
+
+    The part is its model volumes (the base and the top cover on it): its top at each plan
+    point is the highest of their upward faces there."""
     (v, f, vols), = read_zoned(path).values()
-    first, last, _ = vols[0]
-    part = f[first:last + 1]
-    tri = v[part]
-    up = part[np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])[:, 2] > 1e-9]
-    ids = np.unique(up)
+    models = [(a, b) for a, b, m in vols if m["volume_type"] == "ModelPart"]
+    modifiers = [(a, b, m) for a, b, m in vols if m["volume_type"] != "ModelPart"]
     px = 0.25
-    lo, hi = v[ids, :2].min(axis=0) - 1, v[ids, :2].max(axis=0) + 1
+    everything = v[np.unique(np.concatenate([f[a:b + 1].ravel() for a, b in models]))]
+    lo, hi = everything[:, :2].min(axis=0) - 1, everything[:, :2].max(axis=0) + 1
     X, Y = np.meshgrid(np.arange(lo[0], hi[0], px), np.arange(lo[1], hi[1], px), indexing="ij")
-    plan = shapely.union_all([Polygon(t[:, :2]) for t in v[up]]).buffer(0)
-    Z = np.where(shapely.contains_xy(plan, X, Y),
-                 np.nan_to_num(LinearNDInterpolator(v[ids, :2], v[ids, 2])(X, Y)), 0.0)
+    Z = np.zeros_like(X)
+    for first, last in models:
+        part = f[first:last + 1]
+        tri = v[part]
+        up = part[np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])[:, 2] > 1e-9]
+        ids = np.unique(up)
+        plan = shapely.union_all([Polygon(t[:, :2]) for t in v[up]]).buffer(0)
+        Z = np.maximum(Z, np.where(shapely.contains_xy(plan, X, Y), np.nan_to_num(
+            LinearNDInterpolator(v[ids, :2], v[ids, 2])(X, Y)), 0.0))
     sparse = np.zeros_like(Z)
     for z in np.arange(LAYER / 2, Z.max(), LAYER):
         inside = Z > z
@@ -74,7 +81,7 @@ def sparse_volumes(path) -> tuple[float, dict[str, float]]:
         keep = inside & inset & (Z > z + SOLID_LAYERS * LAYER) & (z > SOLID_LAYERS * LAYER)
         sparse += keep * LAYER * px * px
     zones = {m["name"]: float(sparse[shapely.contains_xy(footprint(v, f[a:b + 1]), X, Y)].sum())
-             for a, b, m in vols[1:]}
+             for a, b, m in modifiers}
     return float(sparse.sum()), zones
 
 

@@ -141,6 +141,8 @@ def test_check_reads_the_two_part_3mf_as_glued_bodies(made):
     report = json.loads(done.stdout)
     assert report["printable"] and len(report["bodies"]) == 2
     assert all(b["watertight"] for b in report["bodies"])
+    # placed on the plate in its vertices, each body still measures as designed
+    assert all(b["insole"]["as_designed"] for b in report["bodies"]), report["bodies"]
 
 
 def _parts_3mf(path):
@@ -269,3 +271,45 @@ def test_batch_rows_split_the_cover_per_order(tmp_path):
     assert a == ["A.json", "A_left_base.stl", "A_left_cover.stl", "A_right_base.stl",
                  "A_right_cover.stl"]
     assert b == ["B.json", "B_left.stl", "B_right.stl"]
+
+
+def test_every_3mf_carries_the_cover_as_a_part_and_the_stl_stays_one_solid(tmp_path):
+    """Without --split-cover: the STL is one solid per side, the 3MF two parts per side."""
+    make_pair(tmp_path, formats="stl,3mf", **FIELDS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["t.3mf", "t.json", "t_left.stl", "t_right.stl"]
+    parts, groups = _parts_3mf(tmp_path / "t.3mf")
+    assert list(groups.values()) == [["PA12", "EVA"]]
+    for side, vols in parts.items():
+        assert [n for n, *_ in vols] == ["base", "cover"]
+        stl = load(tmp_path / f"t_{side.split()[1]}.stl")
+        assert all(mesh.is_watertight for _, _, mesh, _ in vols)
+        assert sum(mesh.volume for _, _, mesh, _ in vols) == pytest.approx(stl.volume, rel=1e-6)
+    report = json.loads((tmp_path / "t.json").read_text())
+    assert report["making"]["cover_part"]["in"] == ["t.3mf"]
+    assert "split_cover" not in report["making"]
+
+
+def test_an_engraved_part_stays_one_body_in_the_3mf(tmp_path):
+    make_pair(tmp_path, formats="stl,3mf", engrave="true", **FIELDS)
+    with zipfile.ZipFile(tmp_path / "t.3mf") as archive:
+        names = archive.namelist()
+        root = ElementTree.fromstring(archive.read("3D/3dmodel.model"))
+    assert "Metadata/Slic3r_PE_model.config" not in names
+    assert not list(root.iter(f"{NS}basematerials"))
+    assert len(list(root.iter(f"{NS}object"))) == 2  # one body per side
+
+
+@pytest.mark.skipif(SLICER is None, reason="prusa-slicer is not installed")
+def test_prusaslicer_keeps_the_cover_on_its_base(tmp_path):
+    """PrusaSlicer's own export of the loaded 3MF: each part where the STL says it is
+    relative to the other (within 0.01 mm), the cover on top of the base."""
+    make_pair(tmp_path, side="right", formats="stl,3mf", **{**FIELDS, "resolution_mm": 3.0})
+    exported = tmp_path / "back.stl"
+    done = subprocess.run([SLICER, "--export-stl", "--output", str(exported),
+                           str(tmp_path / "t.3mf")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    back = load(exported)
+    stl = load(tmp_path / "t_right.stl")
+    assert np.allclose(np.ptp(back.bounds, axis=0), np.ptp(stl.bounds, axis=0), atol=0.01)
+    assert back.volume == pytest.approx(stl.volume, rel=1e-4)

@@ -13,6 +13,7 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 import shapely
+import trimesh
 from shapely.geometry import Polygon
 
 from conftest import load, make_pair, run_cli
@@ -64,17 +65,23 @@ def test_zones_partition_the_insole_with_the_conditions_densities(zoned):
     assert set(objects) == {"t left", "t right"}
     for side in ("left", "right"):
         v, f, vols = objects[f"t {side}"]
-        first, last, meta = vols[0]
-        assert meta["volume_type"] == "ModelPart"
-        part = v[np.unique(f[first:last + 1])]
+        models = [(a, b, m) for a, b, m in vols if m["volume_type"] == "ModelPart"]
+        modifiers = [(a, b, m) for a, b, m in vols if m["volume_type"] != "ModelPart"]
+        # the insole's two model parts first: the base, then the top cover on it
+        assert [m["name"] for _, _, m in models] == ["base", "cover"] == \
+            [m["name"] for _, _, m in vols[:2]]
         stl = load(zoned / f"t_{side}.stl")
-        # the model part is the STL's solid, moved onto the plate
-        assert np.allclose(np.sort(part - part.min(axis=0), axis=0),
-                           np.sort(stl.vertices - stl.vertices.min(axis=0), axis=0), atol=1e-4)
+        bodies = [trimesh.Trimesh(v, f[a:b + 1]) for a, b, _ in models]
+        assert all(b.is_watertight for b in bodies)
+        # together they are the STL's solid: the same volume (1e-6) and extent (1e-4 mm)
+        assert sum(b.volume for b in bodies) == pytest.approx(stl.volume, rel=1e-6)
+        part = np.vstack([b.vertices for b in bodies])
+        assert np.allclose(np.ptp(part, axis=0), np.ptp(stl.vertices, axis=0), atol=1e-4)
         plan = shapely.MultiPoint(part[:, :2]).convex_hull
-        zones = [(m["name"], m["fill_density"], footprint(v, f[a:b + 1])) for a, b, m in vols[1:]]
+        zones = [(m["name"], m["fill_density"], footprint(v, f[a:b + 1]))
+                 for a, b, m in modifiers]
         assert all(m["volume_type"] == "ParameterModifier" and m["modifier"] == "1"
-                   for _, _, m in vols[1:])
+                   for _, _, m in modifiers)
         total = sum(z.area for _, _, z in zones)
         union = shapely.union_all([z for _, _, z in zones])
         assert union.area == pytest.approx(total, rel=1e-3)  # no two zones overlap
@@ -104,8 +111,9 @@ def test_orca_file_has_one_modifier_part_per_zone(zoned):
         assert [p.get("id") for p in parts] == components
         assert set(components) <= meshes
         kinds = [p.get("subtype") for p in parts]
-        assert kinds[0] == "normal_part" and set(kinds[1:]) == {"modifier_part"}
-        dens = {m.get("value") for p in parts[1:] for m in p.iter("metadata")
+        # the base and the top cover, then the zones
+        assert kinds[:2] == ["normal_part"] * 2 and set(kinds[2:]) == {"modifier_part"}
+        dens = {m.get("value") for p in parts[2:] for m in p.iter("metadata")
                 if m.get("key") == "sparse_infill_density"}
         assert "12%" in dens and "45%" in dens
 
@@ -135,7 +143,8 @@ def test_a_base_sets_its_zones_and_an_override_still_wins(tmp_path):
     result = make_pair(tmp_path / "a", base="diabetic", formats="zoned-3mf", **FIELDS)
     objects = read_zoned(tmp_path / "a" / "t_zoned.3mf")
     v, f, vols = objects["t right"]
-    density = {m["name"].split()[1].split("_")[0]: m["fill_density"] for _, _, m in vols[1:]}
+    density = {m["name"].split()[1].split("_")[0]: m["fill_density"] for _, _, m in vols
+               if m["volume_type"] == "ParameterModifier"}
     assert density["met"] == "10%" and density["forefoot"] == "15%"
     assert any(n.startswith("zone_met_heads_infill_pct = 10.0 from base diabetic")
                for n in result.design.prescription.notes)

@@ -111,6 +111,10 @@ def _design(path: Path | None) -> dict | None:
         resolution = _finite(d.get("resolution_mm", 1.0), "resolution_mm")
         if heel <= 0 or resolution <= 0:
             raise ValueError("heel_width_mm and resolution_mm must be positive")
+        outline = np.asarray(d.get("outline", []), dtype=float)
+        if outline.ndim != 2 or outline.shape[1:] != (2,) or len(outline) < 3 \
+                or not np.isfinite(outline).all():
+            outline = None
         exclusions = d.get("seat_exclusions", [])
         if not isinstance(exclusions, list) or len(exclusions) > 100:
             raise ValueError("seat_exclusions: expected a list of (x, y, radius)")
@@ -120,22 +124,42 @@ def _design(path: Path | None) -> dict | None:
                 "heel_width_mm": heel,
                 "expected": {k: _finite(expected[k], f"expected.{k}") for k in _EXPECTED},
                 "resolution_mm": resolution,
-                "seat_exclusions": tuple(_numbers(e, 3, "seat_exclusions") for e in exclusions)}
+                "seat_exclusions": tuple(_numbers(e, 3, "seat_exclusions") for e in exclusions),
+                "plan_centre": None if outline is None else
+                (outline.min(axis=0) + outline.max(axis=0)) / 2}
     except RecursionError:
         raise InputError(f"{where} (nested too deep)") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{where} ({str(exc)[:200]})") from None
 
 
-def _insole(body: Body, side: str, design: dict | None) -> dict:
-    """Insole features of ``body`` in its own frame, compared with ``design`` if given."""
+def in_design_frame(vertices: np.ndarray, side: str, design: dict) -> np.ndarray:
+    """``vertices`` of a 3MF body moved in plan onto the design's frame: a part whose
+    vertices were placed on the plate (a 3MF with parts, which PrusaSlicer reads only with
+    the placement in the vertices) is measured where its design's landmarks are. The move is
+    the one that puts the body's plan box centre on the design outline's (mirrored for the
+    left side), mm; none without the outline."""
+    centre = design.get("plan_centre")
+    if centre is None or len(vertices) == 0:
+        return vertices
+    want = np.array([centre[0], -centre[1] if side == "left" else centre[1]])
+    have = (vertices[:, :2].min(axis=0) + vertices[:, :2].max(axis=0)) / 2
+    moved = vertices.copy()
+    moved[:, :2] += want - have
+    return moved
+
+
+def _insole(body: Body, side: str, design: dict | None, kind: str = "stl") -> dict:
+    """Insole features of ``body`` in its own frame (a 3MF body: in its design's,
+    :func:`in_design_frame`), compared with ``design`` if given."""
     out: dict = {"side": side}
     if len(body.faces) == 0:
         return {**out, "error": "no triangles"}
     try:
         if design is not None:
             out["design"] = design["file"]
-            out["measured"] = measure(body.vertices, body.faces, side, design["landmarks"],
+            v = in_design_frame(body.vertices, side, design) if kind == "3mf" else body.vertices
+            out["measured"] = measure(v, body.faces, side, design["landmarks"],
                                       design["heel_width_mm"], design["seat_exclusions"])
             out["checks"] = compare(out["measured"], design["expected"],
                                     design.get("resolution_mm", 1.0))
@@ -187,7 +211,7 @@ def check_file(path: Path, side: str | None = None, design: Path | None = None,
         body_side = side if (side and len(bodies) == 1) else (match.group("side") if match
                                                               else None)
         if body_side is not None:
-            entry["insole"] = _insole(body, body_side, known)
+            entry["insole"] = _insole(body, body_side, known, kind)
         report["bodies"].append(entry)
     report["printable"] = all(b["printable"] for b in report["bodies"])
     report["verdict"] = verdict(path.name, report["bodies"], mat)

@@ -14,22 +14,21 @@ import numpy as np
 from shapely.geometry import Polygon
 
 from insolegen import __version__
-from insolegen.core.errors import InputError
 from insolegen.design.bottom import bottom_height
 from insolegen.design.contact import arch_support, check_fit, foot_registration, scan_caps
 from insolegen.foot.model import ARCH_FIELDS, NAVICULAR_OVER_PLANTAR_MM, Foot, foot_from_json
 from insolegen.geometry.inspection import seat_plane
 from insolegen.design.plan import triangulate_plan
 from insolegen.foot.outline import insole_outline, narrowed
-from insolegen.prescription.bases import SKIVE_MIN_CUP_MM, check_foot_length, load_base
+from insolegen.prescription.bases import check_foot_length, load_base
 from insolegen.prescription.parameters import REFERENCE_FOOT_MM, REFERENCE_HEEL_WIDTH_MM
 from insolegen.prescription.profiles import Prescription
 from insolegen.design.ends import end_line, end_note
+from insolegen.design.limits import (DEFAULT_RESOLUTION_MM, check_parameters, check_resolution,
+                                     check_resolution_for)
 from insolegen.design.surface import Plan, met_pad_axes, top_height
 
-DEFAULT_RESOLUTION_MM = 1.0
 RECESS_MAX_FRACTION = 0.35  # widest heel recess, of the heel width
-RESOLUTION_RANGE_MM = (0.3, 5.0)
 # Depths and heights written for the reference foot, scaled down with the heel's width.
 SCALED_HEIGHTS = ("heel_cup_depth_mm", "arch_support_height_mm", "medial_flange_mm",
                   "medial_edge_raise_mm", "lateral_edge_raise_mm", "medial_heel_skive_mm",
@@ -283,58 +282,6 @@ def design_from_json(data: dict) -> InsoleDesign:
         reliefs=tuple(tuple(r) for r in data.get("reliefs", ())),
         pressure=data.get("pressure"),
     )
-
-
-def check_resolution(resolution_mm: object) -> float:
-    """Validate the plan edge length (mm)."""
-    from insolegen.core.numbers import parse_number
-    low, high = RESOLUTION_RANGE_MM
-    accepted = f"a plan edge length in mm from {low:g} to {high:g}"
-    value = parse_number(resolution_mm, "resolution_mm", accepted)
-    if not low <= value <= high:
-        raise InputError(f"resolution_mm = {resolution_mm!r}: out of range, expected {accepted}")
-    return value
-
-
-FOOT_LENGTHS_PER_EDGE = 50  # coarsest plan edge: foot length / 50 (5 mm from a 250 mm foot)
-
-
-def check_resolution_for(resolution_mm: float, foot_length_mm: float) -> None:
-    """Refuse a plan edge too coarse for the foot: the heel cup wall, a spur recess and a
-    medial flange of a small foot need several edges across to be made as designed.
-
-    The bound is this project's own, from measured insoles: at 4-5 mm, orders for feet of
-    150-160 mm failed their self-check (cup depth, tilt, arch height off by more than the
-    tolerance), those from 175 mm up did not; foot length / 50 leaves a margin.
-    """
-    coarsest = round(foot_length_mm / FOOT_LENGTHS_PER_EDGE, 2)
-    if resolution_mm > coarsest + 1e-9:
-        raise InputError(f"resolution_mm = {resolution_mm:g}: too coarse for a "
-                         f"{foot_length_mm:g} mm foot; accepted: at most {coarsest:g} "
-                         f"(the foot length / {FOOT_LENGTHS_PER_EDGE}), down to "
-                         f"{RESOLUTION_RANGE_MM[0]:g}")
-
-
-def check_parameters(p: dict) -> None:
-    """Cross-checks between parameters that single ranges cannot express."""
-    stack = p["base_thickness_mm"] + p["top_cover_thickness_mm"]
-    t_min = p["min_thickness_mm"]
-    if t_min > stack:
-        raise InputError(
-            f"min_thickness_mm = {t_min:g}: more than base_thickness_mm + "
-            f"top_cover_thickness_mm = {stack:g}; accepted: at most {stack:g}")
-    recesses = [f"mth{i}_relief_mm" for i in range(1, 6)] + ["met5_base_relief_mm"]
-    if p["heel_spur_relief"]:
-        recesses.append("heel_recess_depth_mm")
-    for key in recesses:
-        if p[key] > stack - t_min + 1e-9:
-            raise InputError(
-                f"{key} = {p[key]:g}: would leave {stack - p[key]:g} mm, below "
-                f"min_thickness_mm = {t_min:g}; accepted: at most {stack - t_min:g}")
-    if p["medial_heel_skive_mm"] > 0 and p["heel_cup_depth_mm"] < SKIVE_MIN_CUP_MM:
-        raise InputError(
-            f"medial_heel_skive_mm = {p['medial_heel_skive_mm']:g}: a medial skive needs "
-            f"heel_cup_depth_mm of {SKIVE_MIN_CUP_MM:g} or more (is {p['heel_cup_depth_mm']:g})")
 
 
 def _scale_to_foot(foot: Foot, p: dict, overrides: dict, notes: list[str]) -> None:

@@ -46,11 +46,23 @@ def solids_for(order, design, sides: tuple[str, ...]) -> tuple[dict[str, Solid],
                         order.engrave_depth_mm, keep)
 
 
-def covers_for(order, designs: dict, solids: dict[str, Solid]) -> dict[str, tuple[Solid, Solid]]:
-    """Per side ``(cover, base)`` when the order splits the cover (:mod:`insolegen.mesh.cover`),
-    else empty. ``designs`` by side, or ``{"": design}`` for one design of both sides (the
-    left then the right's exact mirror)."""
-    if not order.split_cover:
+THREEMF_FORMATS = ("3mf", "zoned-3mf", "zoned-3mf-orca")
+
+
+def cover_in_3mf(order, design) -> bool:
+    """Whether the order's 3MF files carry the top cover as its own part: always, when it
+    writes a 3MF, has a cover and is not engraved (the engraving is cut into the one-piece
+    bottom, so an engraved part stays one body)."""
+    return (bool(set(order.formats) & set(THREEMF_FORMATS)) and not order.engrave
+            and design.params["top_cover_thickness_mm"] > 0)
+
+
+def covers_for(order, designs: dict, solids: dict[str, Solid],
+               in_3mf: bool = False) -> dict[str, tuple[Solid, Solid]]:
+    """Per side ``(cover, base)`` when the order splits the cover (:mod:`insolegen.mesh.cover`)
+    or ``in_3mf`` (:func:`cover_in_3mf`), else empty. ``designs`` by side, or ``{"": design}``
+    for one design of both sides (the left then the right's exact mirror)."""
+    if not (order.split_cover or in_3mf):
         return {}
     from insolegen.mesh.cover import split_insole
     wall = material(order.material).min_wall_mm

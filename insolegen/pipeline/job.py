@@ -27,7 +27,7 @@ from insolegen.geometry.inspection import edge_counts, measure, merge_corners
 from insolegen.foot.measurements import foot_from_measurements
 from insolegen.mesh.solid import Solid
 from insolegen.pipeline.order import Order
-from insolegen.output.making import (covers_for, extra_files, file_kind, making_report,
+from insolegen.output.making import (cover_in_3mf, covers_for, extra_files, file_kind, making_report,
                                      part_files, sha256, solids_for, stl_file)
 from insolegen.check.compare import compare
 from insolegen.check.foot_fit import foot_fit
@@ -277,6 +277,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
     fits = {side: require_fit(f"the {side} insole", solid.vertices, preset)
             for side, solid in solids.items()} if preset is not None else {}
     covers = covers_for(order, designs, solids)
+    covers_3mf = covers or covers_for(order, designs, solids,
+                                      in_3mf=cover_in_3mf(order, design))
     cover_files: dict[str, bytes] = {}
     cover_parts: dict[str, dict] = {}
     t2 = time.perf_counter()
@@ -336,7 +338,7 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
         names.update({n.removeprefix(f"{order.order_id}_").removesuffix(".stl"): n
                       for n in cover_files})
     t3 = time.perf_counter()
-    files.update(extra_files(order, design, solids, engravings, measured, files, covers))
+    files.update(extra_files(order, design, solids, engravings, measured, files, covers_3mf))
     lattice = None
     if "lattice-stl" in order.formats:
         from insolegen.output.making import lattice_files
@@ -353,16 +355,19 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
               "making": making_report(order, measured, printable, engravings, hashes)}
     if lattice is not None:
         report["lattice"] = lattice
-    if covers:
+    if covers_3mf:
         from insolegen.output.cover3mf import material_names
         base_name, cover_name = material_names(order.material, design.params["cover_material"])
-        report["making"]["split_cover"] = {
+        report["making"]["cover_part"] = {
+            "in": sorted(n for n in files if n.endswith(".3mf") or n in cover_files),
             "cover_thickness_mm": design.params["top_cover_thickness_mm"],
             "cover_material": cover_name, "base_material": base_name,
             "interface": "top_cover_thickness_mm below the top where the part is at least "
                          "that plus the material's minimum wall thick; thinner, the base keeps "
-                         "that wall and the cover thins, to 0.2 mm at the least",
-            "parts": cover_parts}
+                         "that wall and the cover thins, to 0.2 mm at the least"}
+    if covers:
+        report["making"]["split_cover"] = {**report["making"]["cover_part"],
+                                           "parts": cover_parts}
     if on_foot:
         report["foot_fit"] = on_foot
     if fit is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from insolegen.design.model import DEFAULT_RESOLUTION_MM, check_resolution
+from insolegen.design.limits import DEFAULT_RESOLUTION_MM, check_resolution
 from insolegen.core.errors import InputError, shown
 from insolegen.output.files import safe_id
 from insolegen.foot.measurements import Measurements
@@ -200,7 +200,7 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
     resolution = data.get("resolution_mm")
     resolution = DEFAULT_RESOLUTION_MM if _blank(resolution) else check_resolution(resolution)
     if measurements is not None:  # a scan's foot is known when it is read (design_insole)
-        from insolegen.design.model import check_resolution_for
+        from insolegen.design.limits import check_resolution_for
         check_resolution_for(resolution, foot.foot_length_mm)
 
     from insolegen.design.zones import check_zones
@@ -210,7 +210,7 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
         raise InputError(f"formats = {first!r}: needs density zones, but zones = 'none'")
     pressure = None if _blank(data.get("pressure")) else _pressure_file(data["pressure"],
                                                                          base_dir)
-    from insolegen.design.model import check_parameters
+    from insolegen.design.limits import check_parameters
     from insolegen.prescription.profiles import prescribe
     params = prescribe(conditions, overrides, base).parameters
     check_parameters(params)

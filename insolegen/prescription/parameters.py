@@ -8,8 +8,6 @@ several conditions and the documentation. Keys are the TOML keys and the
 from __future__ import annotations
 
 import difflib
-import math
-import re
 from dataclasses import dataclass
 from typing import Literal
 

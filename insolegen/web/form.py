@@ -10,7 +10,7 @@ parameter takes for a choice of conditions and which profile it comes from.
 
 from __future__ import annotations
 
-from insolegen.design.model import DEFAULT_RESOLUTION_MM
+from insolegen.design.limits import DEFAULT_RESOLUTION_MM
 from insolegen.pipeline import order as order_fields
 from insolegen.prescription import profiles
 from insolegen.prescription.parameters import PARAMS, Param
@@ -30,6 +30,8 @@ WIDGETS: dict[str, dict] = {
     "side_from_scan": {"widget": "flag"},
     "ascii_stl": {"widget": "flag"},
     "engrave": {"widget": "flag"},
+    "split_cover": {"widget": "flag", "help": "the top cover and the base as two STL files "
+                                              "per side (every 3MF carries them as two parts)"},
     "engrave_depth_mm": {"widget": "number", "low": 0.2, "high": 2.0, "step": 0.1},
     "resolution_mm": {"widget": "number", "low": 0.3, "high": 5.0, "step": 0.1,
                       "default": DEFAULT_RESOLUTION_MM},
@@ -53,7 +55,7 @@ GROUPS = {"foot": ("foot_length_mm", "ball_width_mm", "heel_width_mm", "navicula
                    "plantar_arch_height_mm", "ball_length_mm",
                    "shoe_size", "scan", "scan_units", "side_from_scan"),
           "making": ("side", "formats", "resolution_mm", "material", "ascii_stl", "engrave",
-                     "engrave_depth_mm")}
+                     "engrave_depth_mm", "split_cover")}
 
 
 def unit(name: str) -> str:
