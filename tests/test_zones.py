@@ -7,6 +7,7 @@ measured with shapely, independently of the zone code.
 
 from __future__ import annotations
 
+import json
 import zipfile
 from xml.etree import ElementTree
 
@@ -116,6 +117,37 @@ def test_orca_file_has_one_modifier_part_per_zone(zoned):
         dens = {m.get("value") for p in parts[2:] for m in p.iter("metadata")
                 if m.get("key") == "sparse_infill_density"}
         assert "12%" in dens and "45%" in dens
+
+
+@pytest.mark.parametrize("name", ["t_zoned.3mf", "t_zoned_orca.3mf"])
+def test_check_reads_a_zoned_3mf_without_its_modifiers(zoned, name):
+    """The zone prisms are slicer settings, not material: check leaves them out, finds the
+    order's design beside the file and each side printable and as designed."""
+    done = run_cli("check", str(zoned / name))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [b["name"] for b in report["bodies"]] == ["t left", "t right"]
+    for body in report["bodies"]:
+        assert body["printable"] and body["watertight"], body
+        assert body["insole"]["design"].endswith("t.json")
+        assert body["insole"]["as_designed"], body["insole"]
+        stl = load(zoned / f"t_{body['name'].split()[1]}.stl")
+        assert body["insole"]["measured"]["volume_mm3"] == pytest.approx(stl.volume, rel=1e-4)
+
+
+def test_a_config_volume_without_its_range_is_refused_in_one_line(zoned, tmp_path):
+    bad = tmp_path / "bad.3mf"
+    with zipfile.ZipFile(zoned / "t_zoned.3mf") as src, zipfile.ZipFile(bad, "w") as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "Metadata/Slic3r_PE_model.config":
+                data = data.replace(b'firstid="', b'first="', 3)
+            out.writestr(info, data)
+    done = run_cli("check", str(bad))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"insolegen: error: file = '{bad}': Metadata/Slic3r_PE_model.config: a volume "
+        "without firstid/lastid"]
 
 
 def test_zones_none_makes_a_uniform_part_and_refuses_zoned_files(tmp_path):

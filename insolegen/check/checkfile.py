@@ -193,6 +193,8 @@ def check_file(path: Path, side: str | None = None, design: Path | None = None,
     stem_match = _SIDE.match(path.stem)
     if design is None:
         stem = stem_match.group("stem") if stem_match else path.stem
+        if kind == "3mf":  # <id>_zoned.3mf and <id>_zoned_orca.3mf are <id>'s
+            stem = stem.removesuffix("_zoned_orca").removesuffix("_zoned")
         beside = path.with_name(stem + ".json")
         design = beside if kind == "3mf" or stem_match else None
         design = design if design is not None and design.is_file() else None

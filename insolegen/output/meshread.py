@@ -258,8 +258,61 @@ def _counts(model: _Model, where: str) -> None:
                             f"(components instanced); accepted: at most {MAX_TRIANGLES}")
 
 
+MAX_CONFIG_BYTES = 64 << 20  # a slicer's per-object settings in the package (its XML)
+_PRUSA_CONFIG, _ORCA_CONFIG = "metadata/slic3r_pe_model.config", "metadata/model_settings.config"
+
+
+def _slicer_modifiers(archive: zipfile.ZipFile, where: str
+                      ) -> tuple[dict[str, list[tuple[int, int]]], set[tuple[str, str]]]:
+    """What a slicer's settings in the package mark as not part of the print: per object
+    the triangle ranges of PrusaSlicer volumes that are not a ``ModelPart`` (modifiers,
+    negative volumes, support blockers), and the (object, component) pairs of Orca's parts
+    that are not a ``normal_part``. Both empty for a plain 3MF."""
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    pairs: set[tuple[str, str]] = set()
+    for info in archive.infolist():
+        name = info.filename.lower().lstrip("/")
+        if name not in (_PRUSA_CONFIG, _ORCA_CONFIG):
+            continue
+        if info.file_size > MAX_CONFIG_BYTES:
+            raise ScanError(f"{where}: {info.filename} larger than {MAX_CONFIG_BYTES} bytes")
+        stack: list[dict] = []
+
+        def start(tag: str, attrs: dict, stack=stack) -> None:
+            if tag == "object":
+                stack[:] = [{"id": attrs.get("id", "")}]
+            elif tag == "volume" and stack:
+                stack.append({"first": attrs.get("firstid"), "last": attrs.get("lastid")})
+            elif tag == "part" and stack and attrs.get("subtype", "normal_part") != "normal_part":
+                pairs.add((stack[0]["id"], attrs.get("id", "")))
+            elif tag == "metadata" and len(stack) > 1 and attrs.get("key") == "volume_type" \
+                    and attrs.get("value") != "ModelPart":
+                stack[-1]["skip"] = True
+
+        def end(tag: str, stack=stack) -> None:
+            if tag == "volume" and len(stack) > 1:
+                vol = stack.pop()
+                if vol.get("skip"):
+                    try:
+                        ranges.setdefault(stack[0]["id"], []).append(
+                            (int(vol["first"]), int(vol["last"])))
+                    except (TypeError, ValueError):
+                        raise ScanError(f"{where}: {info.filename}: a volume without "
+                                        "firstid/lastid") from None
+
+        parser = expat.ParserCreate()
+        parser.StartElementHandler, parser.EndElementHandler = start, end
+        parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = _no_dtd
+        try:
+            parser.Parse(archive.read(info), True)
+        except (expat.ExpatError, zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
+            raise ScanError(f"{where}: {info.filename} not readable ({exc})") from None
+    return ranges, pairs
+
+
 def parse_3mf(data: bytes, where: str) -> list[Body]:
-    """The build items of a 3MF package as bodies in mm (components flattened)."""
+    """The build items of a 3MF package as bodies in mm (components flattened), without what
+    a slicer's settings in it mark as modifiers (:func:`_slicer_modifiers`)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in archive.infolist() if i.filename.lower().endswith(".model")
@@ -271,6 +324,7 @@ def parse_3mf(data: bytes, where: str) -> list[Body]:
     if main is None:
         raise ScanError(f"{where}: not a 3MF package (no 3D/3dmodel.model)")
     model = _read_model(archive, main, where)
+    skipped, modifier_parts = _slicer_modifiers(archive, where)
     if model.unit not in _UNITS_MM:
         raise ScanError(f"{where}: unit = {model.unit[:60]!r}: expected one of "
                         f"{', '.join(_UNITS_MM)}")
@@ -285,6 +339,11 @@ def parse_3mf(data: bytes, where: str) -> list[Body]:
             raise ScanError(f"{where}: object {oid}: a triangle refers to a missing vertex")
         if not np.all(np.isfinite(v)):
             raise ScanError(f"{where}: object {oid}: non-finite coordinates")
+        if oid in skipped:
+            keep = np.ones(len(f), bool)
+            for first, last in skipped[oid]:
+                keep[max(first, 0):last + 1] = False
+            f = f[keep]
         meshes[oid] = (v, f)
     _counts(model, where)
     parts = {oid: [(child, _transform(t, where)) for child, t in children]
@@ -293,6 +352,8 @@ def parse_3mf(data: bytes, where: str) -> list[Body]:
     def flatten(oid: str) -> list[tuple[np.ndarray, np.ndarray]]:
         out = [meshes[oid]] if oid in meshes else []
         for child, m in parts[oid]:
+            if (oid, child) in modifier_parts:
+                continue
             mirrored = np.linalg.det(m[:3, :3]) < 0
             for v, f in flatten(child):
                 out.append((v @ m[:3, :3].T + m[:3, 3] * scale, f[:, ::-1] if mirrored else f))
