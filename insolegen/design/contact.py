@@ -29,7 +29,8 @@ top (cup floor, flange, posts, skive, edge raises, met pad, arch support) is
 held below that sole plus ``heel_compression_mm`` by a smooth minimum
 (:data:`SOFT_MM`). The sole it is held to is the lowest within one plan edge
 of each vertex (:func:`sole_below`), so the flat faces between the vertices
-keep to it too. Ahead of the heel cup the border rolls down (:data:`ROLL_MM`,
+keep to it too, on the sole's map opened over :data:`OPEN_MM` (:func:`opened_sole`):
+never higher than the scan, without its narrow spikes, so the rim is even. Ahead of the heel cup the border rolls down (:data:`ROLL_MM`,
 :data:`ROLL_DROP`): a rounded edge, not a wall as tall as the foot's side.
 :func:`check_fit` refuses what cannot be made so.
 
@@ -47,6 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from insolegen.core.errors import InputError
+from insolegen.foot.model import PlantarSurface
 from insolegen.geometry.inspection import SEAT_RADIUS
 from insolegen.geometry.penetration import registration
 
@@ -164,7 +166,7 @@ def foot_limit(d, xy: np.ndarray) -> np.ndarray:
 
 def _limit(d, xy: np.ndarray, rest: tuple[float, float]) -> np.ndarray:
     lift, slope = rest
-    return (sole_below(d.foot, xy, d.resolution_mm) + lift
+    return (sole_below(d.foot, xy, d.resolution_mm, opened=True) + lift
             + slope * (xy[:, 1] - d.foot.landmarks["heel_centre"][1])
             + d.params["heel_compression_mm"] - FIT_MARGIN_MM)
 
@@ -175,14 +177,54 @@ def _soft(d) -> float:
     return min(SOFT_MM, max(d.params["heel_compression_mm"] - FIT_MARGIN_MM, 0.0))
 
 
-def sole_below(foot, xy: np.ndarray, radius_mm: float) -> np.ndarray:
+def sole_below(foot, xy: np.ndarray, radius_mm: float, opened: bool = False) -> np.ndarray:
     """The lowest the sole comes (mm) within ``radius_mm`` of each (n, 2) point (the point and
     8 round it): a top held below it at its vertices stays below it over its faces too,
-    however the sole curves between them."""
+    however the sole curves between them. ``opened``: the sole's map opened first
+    (:func:`opened_sole`), never higher than the sole."""
     angles = np.linspace(0.0, 2.0 * np.pi, 8, endpoint=False)
     ring = np.vstack([[0.0, 0.0], radius_mm * np.column_stack([np.cos(angles), np.sin(angles)])])
     around = (xy[:, None, :] + ring[None, :, :]).reshape(-1, 2)
+    if opened:
+        foot = _Sole(opened_sole(foot.plantar))
     return plantar_at(foot, around).reshape(len(xy), len(ring)).min(axis=1)
+
+
+# The sole the top is held to is opened over this window (mm; lab convention, no
+# publication): ridges and bumps of the scan's height map narrower than it (its 2 mm cells
+# at the foot's sides) are cut off, so the rim the fit leaves along the border is even.
+OPEN_MM = 6.0
+_OPENED: dict[int, tuple[PlantarSurface, PlantarSurface]] = {}
+
+
+class _Sole:
+    """A foot standing in for another with ``plantar`` as its sole (:func:`plantar_at`)."""
+
+    def __init__(self, plantar: PlantarSurface) -> None:
+        self.plantar = plantar
+
+
+def opened_sole(plantar: PlantarSurface) -> PlantarSurface:
+    """``plantar`` opened (the lowest over a square of :data:`OPEN_MM`, then the highest of
+    that over the same square): the same or lower everywhere, narrow upward spikes and
+    ridges removed, broad shapes (heel, sides, arch) kept. Made once per sole."""
+    made = _OPENED.get(id(plantar))
+    if made is not None and made[0] is plantar:
+        return made[1]
+    grid = plantar.grid
+    half = max(int(round(OPEN_MM / plantar.step_mm)) // 2, 1)
+
+    def over_square(a: np.ndarray, pick) -> np.ndarray:
+        padded = np.pad(a, half, mode="edge")
+        window = np.lib.stride_tricks.sliding_window_view(padded, (2 * half + 1,) * 2)
+        return pick(window, axis=(2, 3))
+
+    low = np.minimum(over_square(over_square(grid, np.min), np.max), grid)
+    out = PlantarSurface(plantar.x0, plantar.y0, plantar.step_mm, tuple(map(tuple, low)))
+    if len(_OPENED) > 8:
+        _OPENED.clear()
+    _OPENED[id(plantar)] = (plantar, out)
+    return out
 
 
 def fit_to_foot(d, xy: np.ndarray, z: np.ndarray, edge_mm: np.ndarray,

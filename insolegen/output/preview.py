@@ -119,17 +119,39 @@ def draw_pressure(ax, design, sign: float, dx: float) -> None:
         ax.plot(-sign * y + dx, x, "x", ms=9, mew=2.0, color="darkred", zorder=5)
 
 
+def section_heights(solid: Solid, stations: np.ndarray) -> np.ndarray:
+    """Highest point (mm) of ``solid``'s section by the plane ``x = station`` for each
+    station (mm, ascending): the most any edge crossing the plane, or a vertex on it,
+    reaches. Exact for a triangle mesh, whatever its vertices' spacing; 0 where none."""
+    v = solid.vertices
+    f = solid.faces
+    edges = np.vstack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    a, b = v[edges[:, 0]], v[edges[:, 1]]
+    lo, hi = np.minimum(a[:, 0], b[:, 0]), np.maximum(a[:, 0], b[:, 0])
+    first = np.searchsorted(stations, lo, side="left")
+    count = np.searchsorted(stations, hi, side="right") - first
+    edge = np.repeat(np.arange(len(edges)), count)
+    at = np.repeat(first - np.cumsum(count) + count, count) + np.arange(count.sum())
+    x = stations[at]
+    a, b = a[edge], b[edge]
+    span = b[:, 0] - a[:, 0]
+    t = np.where(span != 0.0, (x - a[:, 0]) / np.where(span != 0.0, span, 1.0), 0.0)
+    z = np.where(span != 0.0, a[:, 2] + t * (b[:, 2] - a[:, 2]), np.maximum(a[:, 2], b[:, 2]))
+    out = np.zeros(len(stations))
+    np.maximum.at(out, at, z)
+    return out
+
+
 def draw_profile(ax, design, measured: dict, solid: Solid) -> None:
     """Medial side view of the insole with heel cup and arch annotated: the part's own
-    silhouette (highest point of ``solid`` per millimetre along X) and, from the design,
+    silhouette (highest point of ``solid``'s section every millimetre along X) and, from
+    the design,
     the height along the arch line and the midline."""
     xs = np.linspace(0.0, design.insole_length_mm, 500)
     lat, med = design.plan.borders(xs)
     mid = (lat + med) / 2
     stations = np.arange(0.0, design.insole_length_mm + 1.0, 1.0)
-    silhouette = np.zeros(len(stations))
-    at = np.clip(np.round(solid.vertices[:, 0]).astype(int), 0, len(stations) - 1)
-    np.maximum.at(silhouette, at, solid.vertices[:, 2])
+    silhouette = section_heights(solid, stations)
     apex_x, apex_y = design.landmarks["arch_apex"]
     u = (apex_y - np.interp(apex_x, xs, mid)) / (np.interp(apex_x, xs, med)
                                                   - np.interp(apex_x, xs, mid))
