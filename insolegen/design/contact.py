@@ -30,7 +30,7 @@ held below that sole plus ``heel_compression_mm`` by a smooth minimum
 (:data:`SOFT_MM`). The sole it is held to is the lowest within one plan edge
 of each vertex (:func:`sole_below`), so the flat faces between the vertices
 keep to it too, on the sole's map opened over :data:`OPEN_MM` (:func:`opened_sole`):
-never higher than the scan, without its narrow spikes, so the rim is even. Ahead of the heel cup the border rolls down (:data:`ROLL_MM`,
+never higher than the scan, its narrow spikes cut by up to :data:`OPEN_CUT_MM`. Ahead of the heel cup the border rolls down (:data:`ROLL_MM`,
 :data:`ROLL_DROP`): a rounded edge, not a wall as tall as the foot's side.
 :func:`check_fit` refuses what cannot be made so.
 
@@ -190,10 +190,12 @@ def sole_below(foot, xy: np.ndarray, radius_mm: float, opened: bool = False) -> 
     return plantar_at(foot, around).reshape(len(xy), len(ring)).min(axis=1)
 
 
-# The sole the top is held to is opened over this window (mm; lab convention, no
-# publication): ridges and bumps of the scan's height map narrower than it (its 2 mm cells
-# at the foot's sides) are cut off, so the rim the fit leaves along the border is even.
+# The sole the top is held to is opened over this window (mm), lowering it by at most
+# OPEN_CUT_MM (mm): the scan height map's bumps narrower than the window (its 2 mm cells
+# at the foot's sides) are cut down, and the heel cup, which the scanned heel bounds, keeps
+# its depth to within the cut (lab convention, no publication).
 OPEN_MM = 6.0
+OPEN_CUT_MM = 0.5
 _OPENED: dict[int, tuple[PlantarSurface, PlantarSurface]] = {}
 
 
@@ -206,8 +208,9 @@ class _Sole:
 
 def opened_sole(plantar: PlantarSurface) -> PlantarSurface:
     """``plantar`` opened (the lowest over a square of :data:`OPEN_MM`, then the highest of
-    that over the same square): the same or lower everywhere, narrow upward spikes and
-    ridges removed, broad shapes (heel, sides, arch) kept. Made once per sole."""
+    that over the same square), by at most :data:`OPEN_CUT_MM`: the same or lower
+    everywhere, narrow upward spikes cut down, broad shapes (heel, sides, arch) kept.
+    Made once per sole."""
     made = _OPENED.get(id(plantar))
     if made is not None and made[0] is plantar:
         return made[1]
@@ -220,6 +223,7 @@ def opened_sole(plantar: PlantarSurface) -> PlantarSurface:
         return pick(window, axis=(2, 3))
 
     low = np.minimum(over_square(over_square(grid, np.min), np.max), grid)
+    low = np.maximum(low, grid - OPEN_CUT_MM)
     out = PlantarSurface(plantar.x0, plantar.y0, plantar.step_mm, tuple(map(tuple, low)))
     if len(_OPENED) > 8:
         _OPENED.clear()
