@@ -27,8 +27,8 @@ from insolegen.geometry.inspection import edge_counts, measure, merge_corners
 from insolegen.foot.measurements import foot_from_measurements
 from insolegen.mesh.solid import Solid
 from insolegen.pipeline.order import Order
-from insolegen.output.making import (cover_in_3mf, covers_for, extra_files, file_kind, making_report,
-                                     part_files, sha256, solids_for, stl_file)
+from insolegen.output.making import (cover_in_3mf, covers_for, extra_files, file_kind,
+                                     making_report, part_files, sha256, solids_for, stl_file)
 from insolegen.check.compare import compare
 from insolegen.check.foot_fit import foot_fit
 from insolegen.check.printability import check_mesh, material, require_fit
@@ -276,9 +276,8 @@ def render(order: Order, foot: Foot | None = None) -> Rendered:
             engravings.update(made[1])
     fits = {side: require_fit(f"the {side} insole", solid.vertices, preset)
             for side, solid in solids.items()} if preset is not None else {}
-    covers = covers_for(order, designs, solids)
-    covers_3mf = covers or covers_for(order, designs, solids,
-                                      in_3mf=cover_in_3mf(order, design))
+    covers_3mf = covers_for(order, designs, solids, in_3mf=cover_in_3mf(order, design))
+    covers = covers_3mf if order.split_cover else {}  # the STL split too
     cover_files: dict[str, bytes] = {}
     cover_parts: dict[str, dict] = {}
     t2 = time.perf_counter()
