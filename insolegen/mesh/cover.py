@@ -39,6 +39,14 @@ def interface(z_top: np.ndarray, z_bottom: np.ndarray, cover_mm: float, base_min
     return z_bottom + np.where(base > 0, base, t / 2)
 
 
+def require_cover(cover_mm: float) -> None:
+    """Refuse a split of a part without a top cover (``top_cover_thickness_mm``, mm)."""
+    if cover_mm <= 0:
+        raise InputError("split_cover = true: top_cover_thickness_mm = 0, there is no cover "
+                         "to split off; accepted: a top_cover_thickness_mm above 0, or no "
+                         "--split-cover")
+
+
 def split_insole(design, side: str = "right", base_min_mm: float = 1.0
                  ) -> tuple[Solid, Solid]:
     """``(cover, base)`` of ``design``'s insole for ``side``: two closed solids sharing the
@@ -46,10 +54,7 @@ def split_insole(design, side: str = "right", base_min_mm: float = 1.0
     ``base_min_mm`` the base material's minimum wall (mm)."""
     p = design.params
     cover_mm = float(p["top_cover_thickness_mm"])
-    if cover_mm <= 0:
-        raise InputError("split_cover = true: top_cover_thickness_mm = 0, there is no cover "
-                         "to split off; accepted: a top_cover_thickness_mm above 0, or no "
-                         "--split-cover")
+    require_cover(cover_mm)
     plan = design.plan_mesh
     z_top = design.top(plan.points)
     z_bottom = design.bottom(plan.points, z_top)

@@ -233,10 +233,8 @@ def order_from_mapping(data: dict, base_dir: Path | None = None,
 def _check_split(params: dict, fmts: list[str], engrave: bool) -> None:
     """Refuse a split cover the order cannot make: no cover, engraving, or a format that
     would carry the part as one body (OBJ, the lattice) or none that carries it."""
-    if params["top_cover_thickness_mm"] <= 0:
-        raise InputError("split_cover = true: top_cover_thickness_mm = 0, there is no cover to "
-                         "split off; accepted: a top_cover_thickness_mm above 0, or no "
-                         "--split-cover")
+    from insolegen.mesh.cover import require_cover
+    require_cover(params["top_cover_thickness_mm"])
     one = [f for f in fmts if f not in SPLIT_FORMATS and f not in ("png", "pdf")]
     if one or not set(fmts) & set(SPLIT_FORMATS):
         raise InputError(f"split_cover = true: formats = {shown(','.join(one or fmts))} cannot "
